@@ -1,0 +1,34 @@
+# The two commands: `make run` (the app on http://127.0.0.1:3000) and `make test` (lint, types, all tests).
+SHELL := /bin/bash
+PORT ?= 3000
+HOST ?= 127.0.0.1
+
+.PHONY: run test setup lint typecheck pytest bench
+
+setup:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && solo setup
+
+run: setup
+	@source scripts/env.sh && export REFLEX_BUN_PATH=$$SOLO_ROOT/.tools/node_modules/.bin/bun && \
+	  echo "Solo OS AI: starting on http://$(HOST):$(PORT)" && \
+	  PORT=$(PORT) exec reflex run --env prod --single-port --backend-host $(HOST) --frontend-port $(PORT) --backend-port $(PORT)
+
+lint:
+	@source scripts/env.sh && ruff check . && ruff format --check .
+
+typecheck:
+	@source scripts/env.sh && mypy services models
+
+pytest:
+	@source scripts/env.sh && export REFLEX_BUN_PATH=$$SOLO_ROOT/.tools/node_modules/.bin/bun && pytest -q $(PYTEST_ARGS)
+
+test:
+	@bash scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory typecheck
+	@$(MAKE) --no-print-directory pytest
+
+bench:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/startup.py

@@ -1,0 +1,1 @@
+"""Reusable UI pieces. No database, no services: they read state vars and call state handlers."""

@@ -1,0 +1,239 @@
+"""The branded app shell: top bar (tenant logo, name, accent), sidebar navigation, user menu."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from state.session import SessionState
+
+
+def brand_mark(size: str = "32px") -> rx.Component:
+    return rx.cond(
+        SessionState.tenant_logo != "",
+        rx.image(src=SessionState.tenant_logo, alt="", width=size, height=size, border_radius="8px"),
+        rx.center(
+            rx.text(SessionState.tenant_name.to(str)[:1].upper(), weight="bold", color="white"),  # type: ignore[index]
+            width=size,
+            height=size,
+            border_radius="8px",
+            background=rx.color("accent", 9),
+            aria_hidden="true",
+        ),
+    )
+
+
+def branded(content: rx.Component) -> rx.Component:
+    """Apply the tenant's accent colour to everything inside."""
+    return rx.theme(content, accent_color=SessionState.accent, has_background=True)  # type: ignore[arg-type]
+
+
+def no_workspace() -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.heading("No such workspace", size="6"),
+                rx.text(
+                    "Nothing is hosted at this address. Check the link you followed, or ask the person who "
+                    "invited you for the right address.",
+                    color_scheme="gray",
+                ),
+                spacing="3",
+            ),
+            max_width="440px",
+            size="4",
+        ),
+        min_height="100vh",
+        padding="16px",
+    )
+
+
+def loading() -> rx.Component:
+    return rx.center(rx.spinner(size="3"), min_height="60vh", aria_label="Loading")
+
+
+def user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(
+                rx.avatar(fallback=SessionState.user_name.to(str)[:1].upper(), size="1", radius="full"),  # type: ignore[index]
+                rx.text(SessionState.user_name, display=["none", "none", "inline"]),
+                rx.icon("chevron_down", size=14),
+                variant="ghost",
+                aria_label="Account",
+            )
+        ),
+        rx.menu.content(
+            rx.box(rx.text(SessionState.user_email, size="1", color_scheme="gray"), padding="4px 12px"),
+            rx.menu.separator(),
+            rx.menu.item(rx.icon("settings", size=14), "Settings", on_select=rx.redirect("/settings")),
+            rx.menu.item(
+                rx.color_mode_cond(light=rx.icon("moon", size=14), dark=rx.icon("sun", size=14)),
+                rx.color_mode_cond(light="Dark mode", dark="Light mode"),
+                on_select=rx.toggle_color_mode,
+                aria_label="Toggle dark mode",
+            ),
+            rx.menu.separator(),
+            rx.menu.item(rx.icon("log_out", size=14), "Log out", on_select=SessionState.log_out, color="red"),
+            align="end",
+        ),
+    )
+
+
+def nav_link(label: str, href: str, icon: str) -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2"), spacing="2", align="center"),
+        href=href,
+        underline="none",
+        color_scheme="gray",
+        high_contrast=True,
+        padding="8px 10px",
+        border_radius="6px",
+        width="100%",
+        _hover={"background": rx.color("accent", 3)},
+    )
+
+
+def nav_items() -> rx.Component:
+    return rx.vstack(
+        nav_link("Home", "/", "house"),
+        nav_link("Settings", "/settings", "settings"),
+        rx.cond(SessionState.can_manage_members, nav_link("Members", "/members", "users")),
+        spacing="1",
+        width="100%",
+    )
+
+
+def top_bar() -> rx.Component:
+    return rx.hstack(
+        rx.hstack(
+            rx.drawer.root(
+                rx.drawer.trigger(
+                    rx.icon_button(
+                        rx.icon("menu"),
+                        variant="ghost",
+                        aria_label="Menu",
+                        display=["inline-flex", "inline-flex", "none"],
+                    ),
+                ),
+                rx.drawer.overlay(),
+                rx.drawer.portal(
+                    rx.drawer.content(
+                        rx.vstack(
+                            rx.drawer.close(
+                                rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                            ),
+                            nav_items(),
+                            padding="16px",
+                            width="240px",
+                        ),
+                        background=rx.color("gray", 1),
+                        height="100%",
+                    )
+                ),
+                direction="left",
+            ),
+            rx.link(
+                rx.hstack(
+                    brand_mark(),
+                    rx.heading(SessionState.tenant_name, size="4", id="tenant-name"),
+                    align="center",
+                    spacing="2",
+                ),
+                href="/",
+                underline="none",
+                color_scheme="gray",
+                high_contrast=True,
+            ),
+            align="center",
+            spacing="2",
+        ),
+        user_menu(),
+        justify="between",
+        align="center",
+        padding="10px 16px",
+        border_bottom=f"3px solid {rx.color('accent', 9)}",
+        background=rx.color("gray", 1),
+        width="100%",
+        position="sticky",
+        top="0",
+        z_index="10",
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.box(
+        nav_items(),
+        width="220px",
+        min_width="220px",
+        padding="16px 12px",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        display=["none", "none", "block"],
+        min_height="calc(100vh - 60px)",
+    )
+
+
+def app_shell(title: str, body: Callable[[], rx.Component]) -> rx.Component:
+    """A signed-in page: on_load must be SessionState.load_private."""
+    return branded(
+        rx.cond(
+            SessionState.tenant_found,
+            rx.cond(
+                SessionState.ready & SessionState.signed_in,
+                rx.vstack(
+                    top_bar(),
+                    rx.hstack(
+                        sidebar(),
+                        rx.box(
+                            rx.heading(title, size="6", margin_bottom="16px"),
+                            body(),
+                            padding=["16px", "24px"],
+                            width="100%",
+                            max_width="960px",
+                        ),
+                        align="start",
+                        spacing="0",
+                        width="100%",
+                    ),
+                    spacing="0",
+                    width="100%",
+                ),
+                loading(),
+            ),
+            no_workspace(),
+        )
+    )
+
+
+def auth_card(title: str, *children: rx.Component) -> rx.Component:
+    """A centred, branded card for the sign-in pages; on_load must be SessionState.load_public."""
+    return branded(
+        rx.cond(
+            SessionState.tenant_found,
+            rx.center(
+                rx.vstack(
+                    rx.hstack(
+                        brand_mark("40px"),
+                        rx.heading(SessionState.tenant_name, size="6", id="tenant-name"),
+                        align="center",
+                        spacing="3",
+                    ),
+                    rx.card(
+                        rx.vstack(rx.heading(title, size="5"), *children, spacing="4", width="100%"),
+                        size="4",
+                        width="100%",
+                    ),
+                    rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
+                    spacing="5",
+                    align="center",
+                    width="100%",
+                    max_width="420px",
+                ),
+                min_height="100vh",
+                padding="16px",
+                border_top=f"4px solid {rx.color('accent', 9)}",
+            ),
+            no_workspace(),
+        )
+    )

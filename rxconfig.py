@@ -1,0 +1,28 @@
+"""Reflex configuration, read from the same settings as the rest of the app.
+
+Production runs frontend and backend on one port. The API URL names `localhost`, which Reflex's frontend
+replaces with the page's own host name: each tenant's domain talks to the backend on its own origin, so the
+Host header (which picks the tenant) and the session cookie both arrive with the websocket.
+"""
+
+import os
+
+import reflex as rx
+
+PORT = int(os.environ.get("PORT", "3000"))
+
+config = rx.Config(
+    app_name="app",
+    frontend_port=PORT,
+    backend_port=PORT,
+    api_url=os.environ.get("SOLO_API_URL", f"http://localhost:{PORT}"),
+    deploy_url=os.environ.get("SOLO_PUBLIC_URL", f"http://localhost:{PORT}"),
+    show_built_with_reflex=False,
+    telemetry_enabled=False,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="inherit", accent_color="indigo", radius="medium", has_background=True)
+        )
+    ],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)

@@ -1,0 +1,1 @@
+"""Accounts, sessions, roles, password reset and OAuth sign-in."""

@@ -1,0 +1,465 @@
+"""Sign-up, login, sessions and members. Every function takes the tenant (and user) context explicitly."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, text, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import ROLES, AuthSession, OneTimeToken, User
+from models.base import utcnow
+from services.auth import audit, ratelimit
+from services.auth.roles import can_assign, require
+from services.auth.secrets import hash_password, new_token, token_hash, verify_password
+from services.config import get_settings
+from services.context import Ctx, TenantCtx
+from services.db import tenant_session
+from services.errors import AuthError, NotFound, PermissionDenied, ValidationError
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SLIDE_AFTER = timedelta(minutes=5)  # refresh a session's expiry at most this often
+TICKET_TTL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    status: str
+    has_password: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    user_agent: str
+    ip: str
+
+
+def user_info(user: User) -> UserInfo:
+    return UserInfo(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        status=user.status,
+        has_password=user.password_hash is not None,
+        created_at=user.created_at,
+    )
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_email(email: str) -> str:
+    email = normalise_email(email)
+    if not email:
+        raise ValidationError("Enter your email address.")
+    if len(email) > 320 or not EMAIL_RE.match(email):
+        raise ValidationError(f"'{email}' is not a valid email address.")
+    return email
+
+
+def validate_password(password: str) -> None:
+    minimum = get_settings().password_min_length
+    if len(password) < minimum:
+        raise ValidationError(f"Use a password of at least {minimum} characters.")
+    if len(password) > 1024:
+        raise ValidationError("That password is too long (1024 characters at most).")
+    if password.strip() == "" or len(set(password)) < 4:
+        raise ValidationError("That password is too simple: use at least 4 different characters.")
+
+
+async def _lock_tenant_users(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Serialise sign-ups within a tenant so exactly one first user becomes the owner."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": str(tenant_id)})
+
+
+async def find_user(session: AsyncSession, email: str) -> User | None:
+    return (await session.exec(select(User).where(User.email == normalise_email(email)))).first()
+
+
+async def sign_up(tctx: TenantCtx, *, email: str, password: str, name: str = "") -> User:
+    """Create a password account. The first user of a tenant becomes its owner."""
+    email = validate_email(email)
+    validate_password(password)
+    name = name.strip()[:200]
+    keys = [("signup_ip", tctx.ip)]
+    async with tenant_session(tctx.tenant_id) as session:
+        await ratelimit.check(session, tctx.tenant_id, keys, "sign-up")
+        ratelimit.add(session, tctx.tenant_id, keys)  # every attempt counts towards the per-IP limit
+    password_hash = await hash_password(password)  # outside any transaction: argon2 takes a while
+    async with tenant_session(tctx.tenant_id) as session:
+        await _lock_tenant_users(session, tctx.tenant_id)
+        if await find_user(session, email) is not None:
+            raise ValidationError("An account with this email already exists. Log in instead.")
+        users = (await session.exec(select(func.count()).select_from(User))).one()
+        user = User(
+            tenant_id=tctx.tenant_id,
+            email=email,
+            name=name or email.split("@")[0],
+            role="owner" if users == 0 else "member",
+            password_hash=password_hash,
+        )
+        session.add(user)
+        await session.flush()
+        audit.record(
+            session, tctx.tenant_id, "user.signup", actor=user.id, target=user.id, ip=tctx.ip, role=user.role
+        )
+    return user
+
+
+async def create_user(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    email: str,
+    name: str = "",
+    role: str = "member",
+    password: str | None = None,
+    email_verified: bool = False,
+) -> User:
+    """Create a user inside an open tenant session (operator command, OAuth sign-up)."""
+    email = validate_email(email)
+    if role not in ROLES:
+        raise ValidationError(f"Role must be one of: {', '.join(ROLES)}.")
+    if password is not None:
+        validate_password(password)
+    await _lock_tenant_users(session, tenant_id)
+    if await find_user(session, email) is not None:
+        raise ValidationError(f"A user with the email {email} already exists in this tenant.")
+    user = User(
+        tenant_id=tenant_id,
+        email=email,
+        name=name.strip()[:200] or email.split("@")[0],
+        role=role,
+        password_hash=await hash_password(password) if password else None,
+        email_verified=email_verified,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def log_in(tctx: TenantCtx, *, email: str, password: str) -> User:
+    """Check credentials; raises AuthError or RateLimited. Unknown emails cost as much as known ones."""
+    email = normalise_email(email)
+    if not email or not password:
+        raise ValidationError("Enter your email and password.")
+    keys = [("ip", tctx.ip), ("email", email)]
+    async with tenant_session(tctx.tenant_id) as session:
+        await ratelimit.check(session, tctx.tenant_id, keys, "sign-in")
+        user = await find_user(session, email)
+    ok = await verify_password(user.password_hash if user else None, password)
+    async with tenant_session(tctx.tenant_id) as session:
+        if not ok or user is None:
+            ratelimit.add(session, tctx.tenant_id, keys)
+            audit.record(
+                session,
+                tctx.tenant_id,
+                "user.login_failed",
+                target=user.id if user else None,
+                ip=tctx.ip,
+                email=email,
+            )
+        else:
+            await ratelimit.clear(session, tctx.tenant_id, "email", email)
+            if user.status != "active":
+                audit.record(session, tctx.tenant_id, "user.login_refused", target=user.id, ip=tctx.ip)
+            else:
+                audit.record(session, tctx.tenant_id, "user.login", actor=user.id, target=user.id, ip=tctx.ip)
+    if not ok or user is None:
+        raise AuthError("Wrong email or password.")
+    if user.status != "active":
+        raise AuthError("This account is suspended. Contact an admin of this workspace.")
+    return user
+
+
+async def start_session(session: AsyncSession, tctx: TenantCtx, user_id: uuid.UUID) -> tuple[str, datetime]:
+    """Create a session row in an open tenant session; returns the raw token (given to the browser once)."""
+    token = new_token()
+    now = utcnow()
+    expires = now + timedelta(days=get_settings().session_days)
+    session.add(
+        AuthSession(
+            tenant_id=tctx.tenant_id,
+            user_id=user_id,
+            token_hash=token_hash(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires,
+            user_agent=tctx.user_agent[:500],
+            ip=tctx.ip[:64],
+        )
+    )
+    await session.flush()
+    return token, expires
+
+
+async def issue_token(tctx: TenantCtx, user_id: uuid.UUID, purpose: str, ttl: timedelta) -> str:
+    token = new_token()
+    async with tenant_session(tctx.tenant_id) as session:
+        session.add(
+            OneTimeToken(
+                tenant_id=tctx.tenant_id,
+                user_id=user_id,
+                purpose=purpose,
+                token_hash=token_hash(token),
+                expires_at=utcnow() + ttl,
+            )
+        )
+    return token
+
+
+async def consume_token(session: AsyncSession, purpose: str, token: str) -> OneTimeToken | None:
+    """Mark a one-time token used, atomically; None when unknown, expired, used or of another purpose."""
+    result = await session.exec(
+        select(OneTimeToken)
+        .where(
+            OneTimeToken.token_hash == token_hash(token),
+            OneTimeToken.purpose == purpose,
+            col(OneTimeToken.used_at).is_(None),
+            col(OneTimeToken.expires_at) > utcnow(),
+        )
+        .with_for_update()
+    )
+    row = result.first()
+    if row is None:
+        return None
+    row.used_at = utcnow()
+    session.add(row)
+    return row
+
+
+async def issue_login_ticket(tctx: TenantCtx, user_id: uuid.UUID) -> str:
+    """A 60-second single-use ticket the browser swaps for an HttpOnly session cookie."""
+    return await issue_token(tctx, user_id, "login", TICKET_TTL)
+
+
+async def redeem_login_ticket(tctx: TenantCtx, ticket: str) -> tuple[str, datetime]:
+    async with tenant_session(tctx.tenant_id) as session:
+        row = await consume_token(session, "login", ticket)
+        if row is None:
+            raise AuthError("This sign-in link has expired. Log in again.")
+        user = await session.get(User, row.user_id)
+        if user is None or user.status != "active":
+            raise AuthError("This account is suspended. Contact an admin of this workspace.")
+        return await start_session(session, tctx, user.id)
+
+
+async def authenticate(tenant_id: uuid.UUID, token: str, *, ip: str = "") -> Ctx | None:
+    """The signed-in user for a session token, or None. Slides the expiry; suspended users get None."""
+    if not token:
+        return None
+    now = utcnow()
+    async with tenant_session(tenant_id) as session:
+        row = (
+            await session.exec(
+                select(AuthSession, User)
+                .join(User, col(User.id) == col(AuthSession.user_id))
+                .where(
+                    AuthSession.token_hash == token_hash(token),
+                    col(AuthSession.revoked_at).is_(None),
+                    col(AuthSession.expires_at) > now,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        auth, user = row
+        if user.status != "active":
+            return None
+        if now - auth.last_seen_at > SLIDE_AFTER:
+            auth.last_seen_at = now
+            auth.expires_at = now + timedelta(days=get_settings().session_days)
+            session.add(auth)
+        return Ctx(
+            tenant_id=tenant_id,
+            user_id=user.id,
+            role=user.role,
+            is_platform_admin=user.is_platform_admin,
+            session_id=auth.id,
+            ip=ip,
+        )
+
+
+async def log_out(ctx: Ctx) -> None:
+    async with tenant_session(ctx.tenant_id) as session:
+        await session.exec(
+            update(AuthSession).where(col(AuthSession.id) == ctx.session_id).values(revoked_at=utcnow())
+        )
+        audit.record(session, ctx.tenant_id, "user.logout", actor=ctx.user_id, ip=ctx.ip)
+
+
+async def _revoke_all(session: AsyncSession, user_id: uuid.UUID) -> int:
+    result = await session.exec(
+        update(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+async def log_out_everywhere(ctx: Ctx) -> int:
+    async with tenant_session(ctx.tenant_id) as session:
+        n = await _revoke_all(session, ctx.user_id)
+        audit.record(session, ctx.tenant_id, "user.logout_all", actor=ctx.user_id, ip=ctx.ip, sessions=n)
+    return n
+
+
+async def get_me(ctx: Ctx) -> UserInfo:
+    async with tenant_session(ctx.tenant_id) as session:
+        user = await session.get(User, ctx.user_id)
+        if user is None:
+            raise NotFound("Your account no longer exists.")
+        return user_info(user)
+
+
+async def update_profile(ctx: Ctx, *, name: str) -> UserInfo:
+    require(ctx, "settings.own")
+    name = name.strip()
+    if not name:
+        raise ValidationError("Your name cannot be empty.")
+    if len(name) > 200:
+        raise ValidationError("That name is too long (200 characters at most).")
+    async with tenant_session(ctx.tenant_id) as session:
+        user = await session.get(User, ctx.user_id)
+        if user is None:
+            raise NotFound("Your account no longer exists.")
+        user.name = name
+        user.updated_at = utcnow()
+        session.add(user)
+        return user_info(user)
+
+
+async def change_password(ctx: Ctx, *, current: str, new: str) -> None:
+    """Change the password; every other session of the user ends."""
+    require(ctx, "settings.own")
+    validate_password(new)
+    async with tenant_session(ctx.tenant_id) as session:
+        user = await session.get(User, ctx.user_id)
+        if user is None:
+            raise NotFound("Your account no longer exists.")
+        old_hash = user.password_hash
+    if old_hash is not None and not await verify_password(old_hash, current):
+        raise AuthError("Your current password is not right.")
+    new_hash = await hash_password(new)
+    async with tenant_session(ctx.tenant_id) as session:
+        await session.exec(
+            update(User)
+            .where(col(User.id) == ctx.user_id)
+            .values(password_hash=new_hash, updated_at=utcnow())
+        )
+        await session.exec(
+            update(AuthSession)
+            .where(
+                col(AuthSession.user_id) == ctx.user_id,
+                col(AuthSession.id) != ctx.session_id,
+                col(AuthSession.revoked_at).is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        audit.record(session, ctx.tenant_id, "user.password_changed", actor=ctx.user_id, ip=ctx.ip)
+
+
+async def list_sessions(ctx: Ctx) -> list[SessionInfo]:
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = await session.exec(
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == ctx.user_id,
+                col(AuthSession.revoked_at).is_(None),
+                col(AuthSession.expires_at) > utcnow(),
+            )
+            .order_by(col(AuthSession.last_seen_at).desc())
+        )
+        return [
+            SessionInfo(s.id, s.created_at, s.last_seen_at, s.expires_at, s.user_agent, s.ip)
+            for s in rows.all()
+        ]
+
+
+# Members (owner/admin) ------------------------------------------------------------------------------------
+
+
+async def list_members(ctx: Ctx, *, limit: int = 200, offset: int = 0) -> list[UserInfo]:
+    require(ctx, "members.view")
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = await session.exec(select(User).order_by(col(User.created_at)).offset(offset).limit(limit))
+        return [user_info(u) for u in rows.all()]
+
+
+async def _target(session: AsyncSession, ctx: Ctx, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.tenant_id != ctx.tenant_id:
+        raise NotFound("That member does not exist.")
+    return user
+
+
+async def _owners(session: AsyncSession) -> int:
+    q = select(func.count()).select_from(User).where(User.role == "owner", User.status == "active")
+    return int((await session.exec(q)).one())
+
+
+async def set_role(ctx: Ctx, user_id: uuid.UUID, role: str) -> UserInfo:
+    require(ctx, "members.manage")
+    if role not in ROLES:
+        raise ValidationError(f"Role must be one of: {', '.join(ROLES)}.")
+    async with tenant_session(ctx.tenant_id) as session:
+        await _lock_tenant_users(session, ctx.tenant_id)
+        user = await _target(session, ctx, user_id)
+        if not can_assign(ctx, user.role, role):
+            raise PermissionDenied("Only an owner can make or unmake owners.")
+        if user.role == "owner" and role != "owner" and await _owners(session) <= 1:
+            raise ValidationError("A workspace needs at least one owner: make someone else owner first.")
+        old = user.role
+        user.role = role
+        user.updated_at = utcnow()
+        session.add(user)
+        audit.record(
+            session,
+            ctx.tenant_id,
+            "user.role_changed",
+            actor=ctx.user_id,
+            target=user.id,
+            ip=ctx.ip,
+            old=old,
+            new=role,
+        )
+        return user_info(user)
+
+
+async def set_status(ctx: Ctx, user_id: uuid.UUID, status: str) -> UserInfo:
+    """Suspend (ends every session at once) or restore a member."""
+    require(ctx, "members.manage")
+    if status not in ("active", "suspended"):
+        raise ValidationError("Status must be active or suspended.")
+    if user_id == ctx.user_id:
+        raise ValidationError("You cannot suspend or restore yourself.")
+    async with tenant_session(ctx.tenant_id) as session:
+        await _lock_tenant_users(session, ctx.tenant_id)
+        user = await _target(session, ctx, user_id)
+        if user.role == "owner" and not can_assign(ctx, "owner", "owner"):
+            raise PermissionDenied("Only an owner can suspend or restore an owner.")
+        if status == "suspended" and user.role == "owner" and await _owners(session) <= 1:
+            raise ValidationError("You cannot suspend the last owner.")
+        user.status = status
+        user.updated_at = utcnow()
+        session.add(user)
+        if status == "suspended":
+            await _revoke_all(session, user.id)
+        action = "user.suspended" if status == "suspended" else "user.restored"
+        audit.record(session, ctx.tenant_id, action, actor=ctx.user_id, target=user.id, ip=ctx.ip)
+        return user_info(user)

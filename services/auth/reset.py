@@ -1,0 +1,68 @@
+"""Password reset by emailed one-time link."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from models import User
+from models.base import utcnow
+from services.auth import audit, ratelimit
+from services.auth.accounts import (
+    _revoke_all,
+    consume_token,
+    find_user,
+    issue_token,
+    validate_email,
+    validate_password,
+)
+from services.auth.secrets import hash_password
+from services.config import get_settings
+from services.context import TenantCtx
+from services.db import tenant_session
+from services.email import send_email
+from services.errors import AuthError
+
+log = logging.getLogger(__name__)
+
+
+async def request_reset(tctx: TenantCtx, email: str, *, base_url: str, workspace: str) -> None:
+    """Email a reset link when the account exists. Says nothing either way, to not reveal who has an account."""
+    email = validate_email(email)
+    keys = [("reset_ip", tctx.ip), ("reset_email", email)]
+    async with tenant_session(tctx.tenant_id) as session:
+        await ratelimit.check(session, tctx.tenant_id, keys, "password reset")
+        ratelimit.add(session, tctx.tenant_id, keys)
+        user = await find_user(session, email)
+    if user is None or user.status != "active":
+        return
+    minutes = get_settings().reset_token_minutes
+    token = await issue_token(tctx, user.id, "reset", timedelta(minutes=minutes))
+    link = f"{base_url.rstrip('/')}/reset/{token}"
+    body = (
+        f"Hello {user.name},\n\nSomebody (we hope you) asked to reset the password of your {workspace} account.\n"
+        f"Open this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
+        "If it was not you, ignore this email: your password stays as it is.\n"
+    )
+    await send_email(user.email, f"Reset your {workspace} password", body)
+
+
+async def reset_password(tctx: TenantCtx, token: str, new_password: str) -> None:
+    validate_password(new_password)
+    new_hash = await hash_password(new_password)
+    async with tenant_session(tctx.tenant_id) as session:
+        row = await consume_token(session, "reset", token)
+        if row is None:
+            raise AuthError("This reset link is invalid or has expired. Ask for a new one.")
+        await session.exec(
+            update(User)
+            .where(col(User.id) == row.user_id)
+            .values(password_hash=new_hash, updated_at=utcnow())
+        )
+        await _revoke_all(session, row.user_id)
+        audit.record(
+            session, tctx.tenant_id, "user.password_reset", actor=row.user_id, target=row.user_id, ip=tctx.ip
+        )

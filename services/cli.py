@@ -1,0 +1,182 @@
+"""`solo`: the operator's command (set-up, migrations, tenants, users)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import col
+
+from models import ROLES, User
+from services import tenants
+from services.auth.accounts import create_user, find_user
+from services.config import get_settings
+from services.db import global_session, tenant_session
+from services.errors import ServiceError
+from services.pg import database_urls
+
+
+class CliError(Exception):
+    pass
+
+
+def _owner_engine():  # type: ignore[no-untyped-def]
+    owner_url, _ = database_urls(get_settings())
+    return create_async_engine(owner_url)
+
+
+async def _tenant_id(engine, slug: str):  # type: ignore[no-untyped-def]
+    async with global_session(engine) as session:
+        tenant = await tenants.get_by_slug(session, slug)
+    if tenant is None:
+        raise CliError(f"no tenant with the slug '{slug}' (see `solo tenant list`)")
+    return tenant.id
+
+
+async def _tenant_create(args: argparse.Namespace) -> None:
+    engine = _owner_engine()
+    try:
+        async with global_session(engine) as session:
+            tenant = await tenants.create_tenant(
+                session,
+                name=args.name,
+                slug=args.slug,
+                domain=args.domain,
+                accent_color=args.accent,
+                display_name=args.display_name,
+                logo_url=args.logo,
+            )
+            print(f"created tenant '{tenant.slug}' ({tenant.id})")
+    finally:
+        await engine.dispose()
+
+
+async def _tenant_list(_: argparse.Namespace) -> None:
+    engine = _owner_engine()
+    try:
+        async with global_session(engine) as session:
+            for t in await tenants.list_tenants(session):
+                print(f"{t.slug}\t{t.display_name}\t{t.custom_domain or '-'}\t{t.id}")
+    finally:
+        await engine.dispose()
+
+
+async def _user_create(args: argparse.Namespace) -> None:
+    engine = _owner_engine()
+    try:
+        tenant_id = await _tenant_id(engine, args.tenant)
+        async with tenant_session(tenant_id, engine) as session:
+            user = await create_user(
+                session,
+                tenant_id,
+                email=args.email,
+                name=args.name or "",
+                role=args.role,
+                password=args.password,
+            )
+            print(f"created {user.role} {user.email} in '{args.tenant}' ({user.id})")
+        if not args.password:
+            print("no password set: the user signs in with 'Forgot password' or an OAuth provider")
+    finally:
+        await engine.dispose()
+
+
+async def _grant_platform_admin(args: argparse.Namespace) -> None:
+    engine = _owner_engine()
+    try:
+        tenant_id = await _tenant_id(engine, args.tenant)
+        async with tenant_session(tenant_id, engine) as session:
+            user = await find_user(session, args.email)
+            if user is None:
+                raise CliError(f"no user {args.email} in tenant '{args.tenant}'")
+            await session.exec(
+                update(User).where(col(User.id) == user.id).values(is_platform_admin=not args.revoke)
+            )
+        print(f"{'revoked' if args.revoke else 'granted'} platform admin for {args.email}")
+    finally:
+        await engine.dispose()
+
+
+def _setup(_: argparse.Namespace) -> None:
+    from services.setup import setup
+
+    _owner_url, _app_url = setup()
+    settings = get_settings()
+    where = f"embedded Postgres in {settings.pg_data_dir}" if settings.embedded else "DATABASE_URL"
+    print(f"database ready ({where}); migrations at head; default tenant '{settings.solo_default_tenant}'")
+
+
+def _db_upgrade(_: argparse.Namespace) -> None:
+    from services.setup import upgrade
+
+    upgrade(database_urls(get_settings())[0])
+    print("migrations at head")
+
+
+def _db_url(args: argparse.Namespace) -> None:
+    owner_url, app_url = database_urls(get_settings())
+    print(app_url if args.app else owner_url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="solo", description="Operate a Solo OS AI deployment.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("setup", help="database, app role, migrations, default tenant").set_defaults(func=_setup)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="run migrations to head").set_defaults(func=_db_upgrade)
+    url = db.add_parser("url", help="print the owner URL (or the app role's with --app)")
+    url.add_argument("--app", action="store_true")
+    url.set_defaults(func=_db_url)
+
+    tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="tenant_command", required=True)
+    create = tenant.add_parser("create", help="create a tenant")
+    create.add_argument("--name", required=True)
+    create.add_argument("--slug", required=True, help="subdomain: <slug>.<SOLO_BASE_DOMAIN>")
+    create.add_argument("--domain", help="custom domain, e.g. coach.example.com")
+    create.add_argument("--display-name")
+    create.add_argument("--accent", default="indigo", help="Radix accent colour name")
+    create.add_argument("--logo", help="logo URL")
+    create.set_defaults(func=_tenant_create, run_async=True)
+    tenant.add_parser("list", help="list tenants").set_defaults(func=_tenant_list, run_async=True)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    ucreate = user.add_parser("create", help="create a user in a tenant")
+    ucreate.add_argument("--tenant", required=True, help="tenant slug")
+    ucreate.add_argument("--email", required=True)
+    ucreate.add_argument("--role", required=True, choices=ROLES)
+    ucreate.add_argument("--name")
+    ucreate.add_argument("--password")
+    ucreate.set_defaults(func=_user_create, run_async=True)
+    grant = user.add_parser("grant-platform-admin", help="make a user an operator (platform admin)")
+    grant.add_argument("--tenant", required=True, help="tenant slug")
+    grant.add_argument("--email", required=True)
+    grant.add_argument("--revoke", action="store_true")
+    grant.set_defaults(func=_grant_platform_admin, run_async=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "run_async", False):
+            asyncio.run(args.func(args))
+        else:
+            args.func(args)
+    except (CliError, ServiceError) as exc:
+        print(f"solo: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Settings, read from the environment and an optional `.env` file.
+
+Every variable is documented in README.md. Secrets live here and in the services layer only; they never
+enter Reflex vars.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Database. Empty DATABASE_URL means the embedded Postgres under SOLO_DATA_DIR.
+    database_url: str = Field(default="", description="owner URL used for migrations and setup")
+    app_database_url: str = Field(default="", description="URL of the non-superuser app role")
+    app_db_password: str = ""
+    solo_data_dir: Path = PROJECT_ROOT / ".data"
+    solo_db_name: str = "solo"
+
+    # Tenancy and web.
+    solo_base_domain: str = "localhost"
+    solo_default_tenant: str = "default"
+    solo_default_tenant_name: str = "Solo OS AI"
+    port: int = 3000
+    solo_secret_key: str = ""
+    solo_secure_cookies: bool = False
+    solo_trust_proxy: bool = False
+
+    # Accounts.
+    session_days: int = 7
+    password_min_length: int = 10
+    login_max_failures: int = 10
+    login_window_minutes: int = 15
+    reset_token_minutes: int = 60
+
+    # Email. Without SMTP_HOST, emails are written to the server log.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "Solo OS AI <no-reply@localhost>"
+    smtp_starttls: bool = True
+    smtp_timeout: float = 10.0
+
+    # OAuth (each shown only when configured).
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    github_client_id: str = ""
+    github_client_secret: str = ""
+    github_authorize_url: str = "https://github.com/login/oauth/authorize"
+    github_token_url: str = "https://github.com/login/oauth/access_token"
+    github_api_url: str = "https://api.github.com"
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_discovery_url: str = ""
+    oidc_label: str = "Single sign-on"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.solo_data_dir / "pg"
+
+    def secret_key(self) -> str:
+        """The key for signing and encryption; generated once into the data dir when not set."""
+        if self.solo_secret_key:
+            return self.solo_secret_key
+        path = self.solo_data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.solo_data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,119 @@
+"""Sign-up, log-in and password reset forms."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from services.auth import accounts, reset
+from services.errors import ServiceError
+from state import request
+from state.session import SessionState
+
+NO_WORKSPACE = "There is no workspace at this address. Check the link you followed."
+
+
+def _go(url: str) -> rx.event.EventSpec:
+    """A full page load (not client-side routing), so the new HttpOnly cookie rides the next websocket."""
+    return rx.call_script(f"window.location.replace({url!r})")
+
+
+class AuthFormState(rx.State):
+    error: str = ""
+    notice: str = ""
+    busy: bool = False
+
+    @rx.event
+    def clear(self):
+        self.error = ""
+        self.notice = ""
+        self.busy = False
+
+    async def _signed_in(self, user_id) -> rx.event.EventSpec:  # type: ignore[no-untyped-def]
+        session = await self.get_state(SessionState)
+        tctx = await session.tenant_ctx()
+        assert tctx is not None
+        ticket = await accounts.issue_login_ticket(tctx, user_id)
+        return _go(f"/auth/complete?ticket={ticket}")
+
+    @rx.event
+    async def log_in(self, form: dict):
+        self.error, self.notice = "", ""
+        session = await self.get_state(SessionState)
+        tctx = await session.tenant_ctx()
+        if tctx is None:
+            self.error = NO_WORKSPACE
+            return
+        self.busy = True
+        yield
+        try:
+            user = await accounts.log_in(tctx, email=form.get("email", ""), password=form.get("password", ""))
+            yield await self._signed_in(user.id)
+        except ServiceError as exc:
+            self.error = str(exc)
+        finally:
+            self.busy = False
+
+    @rx.event
+    async def sign_up(self, form: dict):
+        self.error, self.notice = "", ""
+        session = await self.get_state(SessionState)
+        tctx = await session.tenant_ctx()
+        if tctx is None:
+            self.error = NO_WORKSPACE
+            return
+        self.busy = True
+        yield
+        try:
+            user = await accounts.sign_up(
+                tctx,
+                email=form.get("email", ""),
+                password=form.get("password", ""),
+                name=form.get("name", ""),
+            )
+            yield await self._signed_in(user.id)
+        except ServiceError as exc:
+            self.error = str(exc)
+        finally:
+            self.busy = False
+
+    @rx.event
+    async def request_reset(self, form: dict):
+        self.error, self.notice = "", ""
+        session = await self.get_state(SessionState)
+        tctx = await session.tenant_ctx()
+        if tctx is None:
+            self.error = NO_WORKSPACE
+            return
+        self.busy = True
+        yield
+        try:
+            await reset.request_reset(
+                tctx, form.get("email", ""), base_url=request.origin(self), workspace=session.tenant_name
+            )
+            self.notice = "If an account uses that email, a reset link is on its way. It works for one hour."
+        except ServiceError as exc:
+            self.error = str(exc)
+        finally:
+            self.busy = False
+
+    @rx.event
+    async def reset_password(self, form: dict):
+        self.error, self.notice = "", ""
+        session = await self.get_state(SessionState)
+        tctx = await session.tenant_ctx()
+        if tctx is None:
+            self.error = NO_WORKSPACE
+            return
+        token = self.router.page.params.get("token", "")
+        if form.get("password", "") != form.get("confirm", ""):
+            self.error = "The two passwords do not match."
+            return
+        self.busy = True
+        yield
+        try:
+            await reset.reset_password(tctx, token, form.get("password", ""))
+            self.notice = "Your password is changed. Log in with it now."
+        except ServiceError as exc:
+            self.error = str(exc)
+        finally:
+            self.busy = False

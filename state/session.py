@@ -1,0 +1,114 @@
+"""Who is asking, resolved on the server for every event: tenant from the Host header, user from the
+HttpOnly session cookie. Public vars hold only what the page shows; ids and roles stay backend-only."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from services import tenants
+from services.auth import accounts, oauth, roles
+from services.context import Ctx, TenantCtx
+from state import request
+
+
+class SessionState(rx.State):
+    # Branding (public, shown on every page).
+    ready: bool = False
+    tenant_found: bool = True
+    tenant_name: str = ""
+    tenant_logo: str = ""
+    accent: str = "indigo"
+    oauth_providers: list[dict[str, str]] = []
+    # The signed-in user, for display only.
+    signed_in: bool = False
+    user_name: str = ""
+    user_email: str = ""
+    user_role: str = ""
+    can_manage_members: bool = False
+
+    async def tenant_ctx(self) -> TenantCtx | None:
+        found = await tenants.lookup_host(request.host(self))
+        if found is None:
+            return None
+        return TenantCtx(tenant_id=found.id, ip=request.client_ip(self), user_agent=request.user_agent(self))
+
+    async def current_user(self) -> Ctx | None:
+        """The signed-in user, checked against the database on every call (no trust in state)."""
+        tctx = await self.tenant_ctx()
+        if tctx is None:
+            return None
+        return await accounts.authenticate(tctx.tenant_id, request.session_token(self), ip=tctx.ip)
+
+    async def _load_brand(self) -> TenantCtx | None:
+        found = await tenants.lookup_host(request.host(self))
+        self.tenant_found = found is not None
+        if found is None:
+            self.tenant_name = ""
+            return None
+        self.tenant_name = found.display_name
+        self.tenant_logo = found.logo_url
+        self.accent = found.accent_color
+        self.oauth_providers = [
+            {"id": p.id, "label": p.label, "href": f"/auth/oauth/{p.id}/start"}
+            for p in oauth.configured_providers()
+        ]
+        return TenantCtx(tenant_id=found.id, ip=request.client_ip(self), user_agent=request.user_agent(self))
+
+    async def _load_user(self, tctx: TenantCtx) -> Ctx | None:
+        ctx = await accounts.authenticate(tctx.tenant_id, request.session_token(self), ip=tctx.ip)
+        self.signed_in = ctx is not None
+        if ctx is None:
+            self.user_name = self.user_email = self.user_role = ""
+            self.can_manage_members = False
+            return None
+        me = await accounts.get_me(ctx)
+        self.user_name, self.user_email, self.user_role = me.name, me.email, me.role
+        self.can_manage_members = roles.has(ctx, "members.view")
+        return ctx
+
+    @rx.event
+    async def load_public(self):
+        """on_load of the sign-in pages: brand them; send signed-in users to the workspace."""
+        tctx = await self._load_brand()
+        if tctx is not None and await self._load_user(tctx) is not None:
+            self.ready = True
+            return rx.redirect("/")
+        self.ready = True
+
+    @rx.event
+    async def load_brand(self):
+        """on_load of pages anybody may see (404): brand them, nothing else."""
+        await self._load_brand()
+        self.ready = True
+
+    @rx.event
+    async def load_private(self):
+        """on_load of workspace pages: brand them; send everybody else to the login page."""
+        self.ready = False
+        tctx = await self._load_brand()
+        if tctx is None:
+            self.ready = True
+            return
+        if await self._load_user(tctx) is None:
+            return rx.redirect("/login")
+        self.ready = True
+
+    @rx.event
+    async def log_out(self):
+        ctx = await self.current_user()
+        if ctx is not None:
+            await accounts.log_out(ctx)
+        self.signed_in = False
+        return rx.call_script("window.location.replace('/auth/logout')")
+
+
+async def require_user(state: rx.State, permission: str = "workspace.use") -> Ctx:
+    """For any handler: the signed-in user with `permission`, or an exception (handled by the caller)."""
+    session = await state.get_state(SessionState)
+    ctx = await session.current_user()
+    if ctx is None:
+        from services.errors import AuthError
+
+        raise AuthError("Your session has ended. Log in again.")
+    roles.require(ctx, permission)
+    return ctx
