@@ -18,7 +18,7 @@ lint:
 	@source scripts/env.sh && ruff check . && ruff format --check .
 
 typecheck:
-	@source scripts/env.sh && mypy services models
+	@source scripts/env.sh && mypy services models state tests
 
 pytest:
 	@source scripts/env.sh && export REFLEX_BUN_PATH=$$SOLO_ROOT/.tools/node_modules/.bin/bun && pytest -q $(PYTEST_ARGS)

@@ -31,6 +31,13 @@ def _owner_engine():  # type: ignore[no-untyped-def]
     return create_async_engine(owner_url)
 
 
+def _app_engine():  # type: ignore[no-untyped-def]
+    """The app role: tenant-scoped commands must go through row-level security like the app (the owner is a
+    superuser in the embedded set-up and would see, and change, every tenant's users)."""
+    _, app_url = database_urls(get_settings())
+    return create_async_engine(app_url)
+
+
 async def _tenant_id(engine, slug: str):  # type: ignore[no-untyped-def]
     async with global_session(engine) as session:
         tenant = await tenants.get_by_slug(session, slug)
@@ -68,7 +75,7 @@ async def _tenant_list(_: argparse.Namespace) -> None:
 
 
 async def _user_create(args: argparse.Namespace) -> None:
-    engine = _owner_engine()
+    engine = _app_engine()
     try:
         tenant_id = await _tenant_id(engine, args.tenant)
         async with tenant_session(tenant_id, engine) as session:
@@ -88,7 +95,7 @@ async def _user_create(args: argparse.Namespace) -> None:
 
 
 async def _grant_platform_admin(args: argparse.Namespace) -> None:
-    engine = _owner_engine()
+    engine = _app_engine()
     try:
         tenant_id = await _tenant_id(engine, args.tenant)
         async with tenant_session(tenant_id, engine) as session:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from services.auth import accounts, reset
 from services.errors import ServiceError
@@ -12,7 +15,7 @@ from state.session import SessionState
 NO_WORKSPACE = "There is no workspace at this address. Check the link you followed."
 
 
-def _go(url: str) -> rx.event.EventSpec:
+def _go(url: str) -> EventSpec:
     """A full page load (not client-side routing), so the new HttpOnly cookie rides the next websocket."""
     return rx.call_script(f"window.location.replace({url!r})")
 
@@ -28,7 +31,7 @@ class AuthFormState(rx.State):
         self.notice = ""
         self.busy = False
 
-    async def _signed_in(self, user_id) -> rx.event.EventSpec:  # type: ignore[no-untyped-def]
+    async def _signed_in(self, user_id: uuid.UUID) -> EventSpec:
         session = await self.get_state(SessionState)
         tctx = await session.tenant_ctx()
         assert tctx is not None

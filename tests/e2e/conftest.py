@@ -1,0 +1,128 @@
+"""End-to-end harness: the real app (`reflex run --env prod`, one port) against the test database, driven
+by Debian's Chromium through Playwright. One app server for the whole session; tenants are told apart by
+host name (`<slug>.localhost`, which Chromium resolves to loopback)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.config import PROJECT_ROOT
+
+CHROMIUM = os.environ.get("SOLO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+START_TIMEOUT = float(os.environ.get("SOLO_E2E_START_TIMEOUT", "300"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class AppServer:
+    port: int
+    log: Path
+
+    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def app_server(db_env: dict[str, str]) -> Iterator[AppServer]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)")
+    port = free_port()
+    log = PROJECT_ROOT / ".data" / "test" / "e2e-app.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    tools = PROJECT_ROOT / ".tools"
+    env = {
+        "REFLEX_DIR": str(tools / "reflex"),
+        "BUN_INSTALL_CACHE_DIR": str(tools / "bun-cache"),
+        "REFLEX_BUN_PATH": str(tools / "node_modules" / ".bin" / "bun"),
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        **os.environ,
+        **db_env,
+        "PORT": str(port),
+        "SOLO_DEFAULT_TENANT_NAME": "Solo OS AI",
+    }
+    env.pop("PYTEST_CURRENT_TEST", None)
+    reflex = str(Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin" / "reflex")
+    cmd = [reflex, "run", "--env", "prod", "--single-port", "--backend-host", "127.0.0.1",
+           "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "info"]  # fmt: skip
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    server = AppServer(port=port, log=log)
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the app exited with {proc.returncode} while starting:\n{_tail(log)}")
+            try:
+                page = httpx.get(server.url("/login"), timeout=2, follow_redirects=True)
+                health = httpx.get(server.url("/health"), timeout=2)
+                if page.status_code == 200 and health.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not answer within {START_TIMEOUT:.0f} s:\n{_tail(log)}")
+            time.sleep(0.5)
+        yield server
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+async def page(browser) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    context.set_default_timeout(15_000)
+    pg = await context.new_page()
+    yield pg
+    await context.close()

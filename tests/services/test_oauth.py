@@ -1,0 +1,304 @@
+"""Sign in with Google (OIDC) and GitHub against a real OAuth provider on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from models import OAuthAccount, OAuthState, User
+from services.auth import oauth
+from services.auth.accounts import authenticate, log_in, sign_up
+from services.config import get_settings
+from services.db import tenant_session
+from services.errors import AuthError, NotFound
+from tests.fakes.oauth_provider import FakeOAuthProvider, GitHubIdentity, OidcIdentity, s256
+
+REDIRECT = "http://acme.localhost:3000/api/auth/{provider}/callback"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOAuthProvider]:
+    fake = FakeOAuthProvider().start()
+    monkeypatch.setenv("GOOGLE_CLIENT_ID", fake.client_id)
+    monkeypatch.setenv("GOOGLE_CLIENT_SECRET", fake.client_secret)
+    monkeypatch.setenv("GOOGLE_DISCOVERY_URL", fake.discovery_url)
+    monkeypatch.setenv("GITHUB_CLIENT_ID", fake.github_client_id)
+    monkeypatch.setenv("GITHUB_CLIENT_SECRET", fake.github_client_secret)
+    monkeypatch.setenv("GITHUB_AUTHORIZE_URL", f"{fake.url}/login/oauth/authorize")
+    monkeypatch.setenv("GITHUB_TOKEN_URL", f"{fake.url}/login/oauth/access_token")
+    monkeypatch.setenv("GITHUB_API_URL", f"{fake.url}/api")
+    get_settings.cache_clear()  # the tenant fixtures may already have read (and cached) the settings
+    oauth._discovery_cache.clear()
+    try:
+        yield fake
+    finally:
+        oauth._discovery_cache.clear()
+        fake.stop()
+
+
+async def authorize(url: str) -> tuple[str, str, str]:
+    """Follow the authorization URL like a browser would (one hop); return (code, state, callback URL)."""
+    async with httpx.AsyncClient(follow_redirects=False, timeout=5) as client:
+        response = await client.get(url)
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    params = parse_qs(urlsplit(location).query)
+    return params["code"][0], params["state"][0], location
+
+
+async def sign_in_with(tctx, provider_id: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The whole browser round trip; returns (session token, state)."""
+    url = await oauth.start(tctx, provider_id, REDIRECT.format(provider=provider_id))
+    code, state, _ = await authorize(url)
+    token, _expires = await oauth.finish(tctx, provider_id, code=code, state=state)
+    return token, state
+
+
+async def links(tenant_id) -> list[OAuthAccount]:  # type: ignore[no-untyped-def]
+    async with tenant_session(tenant_id) as session:
+        return list((await session.exec(select(OAuthAccount))).all())
+
+
+async def users(tenant_id) -> list[User]:  # type: ignore[no-untyped-def]
+    async with tenant_session(tenant_id) as session:
+        return list((await session.exec(select(User))).all())
+
+
+async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAuthProvider) -> None:
+    provider.identity = OidcIdentity(
+        sub="g-123", email="New.Person@Example.com", email_verified=True, name="New P"
+    )
+    redirect = REDIRECT.format(provider="google")
+
+    url = await oauth.start(tctx, "google", redirect)
+    assert url.startswith(f"{provider.url}/authorize?")
+    code, state, location = await authorize(url)
+    assert location.startswith(redirect + "?")
+
+    seen = provider.last_authorize
+    assert seen["code_challenge_method"] == "S256"
+    assert len(seen["code_challenge"]) == 43  # base64url of a SHA-256 digest
+    assert seen["state"] == state
+    assert seen["nonce"]
+    assert seen["redirect_uri"] == redirect
+    assert "openid" in seen["scope"].split() and "email" in seen["scope"].split()
+
+    token, _ = await oauth.finish(tctx, "google", code=code, state=state)
+
+    sent = provider.last_token_request
+    assert sent["pkce_verified"] is True
+    assert s256(sent["form"]["code_verifier"]) == seen["code_challenge"]
+    assert sent["form"]["redirect_uri"] == redirect
+    assert sent["auth_method"] in ("client_secret_basic", "client_secret_post")
+    assert provider.userinfo_requests[-1]["authorization"].startswith("Bearer ")
+
+    ctx = await authenticate(tctx.tenant_id, token)
+    assert ctx is not None and ctx.role == "owner"  # the first user of the tenant
+    (user,) = await users(tctx.tenant_id)
+    assert ctx.user_id == user.id
+    assert user.email == "new.person@example.com" and user.email_verified and user.password_hash is None
+    assert user.name == "New P"
+    (link,) = await links(tctx.tenant_id)
+    assert (link.provider, link.subject, link.user_id) == ("google", "g-123", user.id)
+
+    # The same identity signs in again: same user, no second link.
+    token2, _ = await sign_in_with(tctx, "google")
+    ctx2 = await authenticate(tctx.tenant_id, token2)
+    assert ctx2 is not None and ctx2.user_id == user.id
+    assert len(await links(tctx.tenant_id)) == 1
+    assert len(await users(tctx.tenant_id)) == 1
+
+
+async def test_github_links_to_existing_password_account(tctx, provider: FakeOAuthProvider) -> None:
+    owner = await sign_up(tctx, email="first@example.com", password=PASSWORD)
+    existing = await sign_up(tctx, email="dev@example.com", password=PASSWORD, name="Dev")
+    provider.github = GitHubIdentity(
+        id=4242,
+        login="dev",
+        name=None,
+        email=None,
+        emails=[
+            {"email": "old@example.com", "primary": False, "verified": False},
+            {"email": "Dev@Example.com", "primary": True, "verified": True},
+        ],
+    )
+
+    url = await oauth.start(tctx, "github", REDIRECT.format(provider="github"))
+    assert url.startswith(f"{provider.url}/login/oauth/authorize?")
+    code, state, _ = await authorize(url)
+    assert provider.last_authorize["code_challenge_method"] == "S256"
+    token, _ = await oauth.finish(tctx, "github", code=code, state=state)
+    assert provider.last_token_request["pkce_verified"] is True
+
+    ctx = await authenticate(tctx.tenant_id, token)
+    assert ctx is not None and ctx.user_id == existing.id and ctx.role == "member"
+    assert sorted(u.email for u in await users(tctx.tenant_id)) == ["dev@example.com", "first@example.com"]
+    (link,) = await links(tctx.tenant_id)
+    assert (link.provider, link.subject, link.user_id) == ("github", "4242", existing.id)
+    assert owner.id != existing.id
+
+    # The password still works: linking did not touch it.
+    assert (await log_in(tctx, email="dev@example.com", password=PASSWORD)).id == existing.id
+
+    async with tenant_session(tctx.tenant_id) as session:
+        result = await session.execute(
+            text("SELECT action FROM audit_log WHERE target_user_id = :u"), {"u": existing.id}
+        )
+        actions = result.all()
+    assert {"user.oauth_linked", "user.login"} <= {a for (a,) in actions}
+
+
+async def test_unverified_email_is_refused_and_not_linked(tctx, provider: FakeOAuthProvider) -> None:
+    victim = await sign_up(tctx, email="victim@example.com", password=PASSWORD)
+    provider.identity = OidcIdentity(sub="attacker", email="victim@example.com", email_verified=False)
+
+    with pytest.raises(AuthError, match="verified email"):
+        await sign_in_with(tctx, "google")
+    assert await links(tctx.tenant_id) == []
+    assert [u.id for u in await users(tctx.tenant_id)] == [victim.id]
+
+    # GitHub: no verified address in the list (the public profile email does not count).
+    provider.github = GitHubIdentity(
+        id=77,
+        email="victim@example.com",
+        emails=[{"email": "victim@example.com", "primary": True, "verified": False}],
+    )
+    with pytest.raises(AuthError, match="verified email"):
+        await sign_in_with(tctx, "github")
+    assert await links(tctx.tenant_id) == []
+
+
+async def test_forged_state_is_refused_and_state_is_single_use(tctx, provider: FakeOAuthProvider) -> None:
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+
+    with pytest.raises(AuthError, match="state"):
+        await oauth.finish(tctx, "google", code=code, state="forged-" + state)
+    assert provider.token_requests == []  # a forged state never reaches the provider
+
+    token, _ = await oauth.finish(tctx, "google", code=code, state=state)
+    assert await authenticate(tctx.tenant_id, token) is not None
+
+    with pytest.raises(AuthError, match="state"):
+        await oauth.finish(tctx, "google", code=code, state=state)
+    assert len(provider.token_requests) == 1
+
+
+async def test_state_of_another_tenant_is_refused(tctx, other_tenant, provider: FakeOAuthProvider) -> None:
+    from services.context import TenantCtx
+
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+    with pytest.raises(AuthError, match="state"):
+        await oauth.finish(TenantCtx(tenant_id=other_tenant.id), "google", code=code, state=state)
+    # It was not consumed by the other tenant's attempt (that tenant cannot even see it).
+    token, _ = await oauth.finish(tctx, "google", code=code, state=state)
+    assert await authenticate(tctx.tenant_id, token) is not None
+
+
+async def test_state_for_another_provider_is_refused(tctx, provider: FakeOAuthProvider) -> None:
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+    with pytest.raises(AuthError, match="state"):
+        await oauth.finish(tctx, "github", code=code, state=state)
+    # The attempt used the state up: it cannot be replayed with the right provider either.
+    with pytest.raises(AuthError, match="state"):
+        await oauth.finish(tctx, "google", code=code, state=state)
+    assert provider.token_requests == []
+    async with tenant_session(tctx.tenant_id) as session:
+        assert (await session.exec(select(OAuthState))).all() == []
+
+
+async def test_token_endpoint_errors_surface_as_auth_error(tctx, provider: FakeOAuthProvider) -> None:
+    # A code the provider does not know (OIDC: HTTP 400 with an OAuth error body).
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+    with pytest.raises(
+        AuthError, match="Google sign-in failed: invalid_grant: The authorization code is unknown"
+    ):
+        await oauth.finish(tctx, "google", code=code + "x", state=state)
+
+    # The provider refuses for its own reasons.
+    provider.token_failure = (400, "invalid_grant", "The code expired while you were away.")
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+    with pytest.raises(AuthError, match="The code expired while you were away"):
+        await oauth.finish(tctx, "google", code=code, state=state)
+
+    # GitHub answers errors with HTTP 200 and the error in the body; it must still be an error.
+    url = await oauth.start(tctx, "github", REDIRECT.format(provider="github"))
+    code, state, _ = await authorize(url)
+    with pytest.raises(AuthError, match="GitHub sign-in failed: invalid_grant"):
+        await oauth.finish(tctx, "github", code="not-a-code", state=state)
+    assert await users(tctx.tenant_id) == []
+
+
+async def test_pkce_verifier_mismatch_is_refused_by_provider(tctx, provider: FakeOAuthProvider) -> None:
+    """Proof that the fake really checks the verifier: tamper with the stored one and the exchange fails."""
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+    async with tenant_session(tctx.tenant_id) as session:
+        await session.execute(text("UPDATE oauth_states SET code_verifier = repeat('a', 64)"))
+    with pytest.raises(AuthError, match="PKCE verification failed"):
+        await oauth.finish(tctx, "google", code=code, state=state)
+    assert provider.last_token_request["pkce_verified"] is False
+
+
+async def test_wrong_client_secret_is_refused(tctx, provider: FakeOAuthProvider, monkeypatch) -> None:
+    monkeypatch.setenv("GOOGLE_CLIENT_SECRET", "not-the-secret")
+    get_settings.cache_clear()
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+    with pytest.raises(AuthError, match="invalid_client"):
+        await oauth.finish(tctx, "google", code=code, state=state)
+
+
+async def test_unconfigured_provider_and_missing_code(tctx, provider: FakeOAuthProvider, monkeypatch) -> None:
+    monkeypatch.delenv("GITHUB_CLIENT_ID")
+    get_settings.cache_clear()
+    assert [p.id for p in oauth.configured_providers()] == ["google"]
+    with pytest.raises(NotFound, match="not configured"):
+        await oauth.start(tctx, "github", REDIRECT.format(provider="github"))
+    with pytest.raises(AuthError, match="did not send a code"):
+        await oauth.finish(tctx, "google", code="", state="whatever")
+
+
+async def test_suspended_user_cannot_sign_in_with_oauth(tctx, provider: FakeOAuthProvider) -> None:
+    from services.auth.accounts import set_status, start_session
+
+    owner = await sign_up(tctx, email="boss@example.com", password=PASSWORD)
+    provider.identity = OidcIdentity(sub="g-9", email="worker@example.com", email_verified=True)
+    token, _ = await sign_in_with(tctx, "google")
+    worker = await authenticate(tctx.tenant_id, token)
+    assert worker is not None and worker.role == "member"
+
+    async with tenant_session(tctx.tenant_id) as session:
+        owner_token, _ = await start_session(session, tctx, owner.id)
+    owner_ctx = await authenticate(tctx.tenant_id, owner_token)
+    assert owner_ctx is not None
+    await set_status(owner_ctx, worker.user_id, "suspended")
+    with pytest.raises(AuthError, match="suspended"):
+        await sign_in_with(tctx, "google")
+
+
+async def test_expired_state_is_refused(tctx, provider: FakeOAuthProvider) -> None:
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    code, state, _ = await authorize(url)
+    async with tenant_session(tctx.tenant_id) as session:
+        await session.execute(text("UPDATE oauth_states SET expires_at = now() - interval '1 second'"))
+    with pytest.raises(AuthError, match="expired"):
+        await oauth.finish(tctx, "google", code=code, state=state)
+    assert provider.token_requests == []
+
+
+async def test_unreachable_provider_is_a_service_error(tctx, provider: FakeOAuthProvider) -> None:
+    """The API routes show ServiceErrors to the user; a provider that is down must be one, not a crash."""
+    provider.stop()
+    with pytest.raises(AuthError, match="Google"):
+        await oauth.start(tctx, "google", REDIRECT.format(provider="google"))

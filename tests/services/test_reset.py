@@ -1,0 +1,168 @@
+"""Password reset end to end, over real SMTP to an aiosmtpd server on loopback."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import text
+
+from services.auth.accounts import authenticate, log_in, set_status, sign_up, start_session
+from services.auth.reset import request_reset, reset_password
+from services.config import get_settings
+from services.context import TenantCtx
+from services.db import tenant_session
+from services.errors import AuthError, RateLimited, ValidationError
+
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a whole new password"
+BASE_URL = "http://acme.localhost:3000/"
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, EmailMessage]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content
+        assert isinstance(content, bytes)
+        message = message_from_bytes(content, policy=default_policy)
+        assert isinstance(message, EmailMessage)
+        self.messages.append((envelope, message))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("SMTP_STARTTLS", "false")
+    monkeypatch.setenv("SMTP_FROM", "Acme <no-reply@acme.test>")
+    get_settings.cache_clear()  # the tenant fixtures may already have read (and cached) the settings
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def reset_token(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    content = body.get_content()
+    match = re.search(re.escape(BASE_URL.rstrip("/")) + r"/reset/([A-Za-z0-9_-]{20,})\s", content)
+    assert match, content
+    return match.group(1)
+
+
+async def test_reset_end_to_end(tctx, inbox: Inbox) -> None:
+    user = await sign_up(tctx, email="ann@example.com", password=PASSWORD, name="Ann")
+    async with tenant_session(tctx.tenant_id) as session:
+        old_token, _ = await start_session(session, tctx, user.id)
+
+    await request_reset(tctx, "ANN@example.com", base_url=BASE_URL, workspace="Acme")
+
+    assert len(inbox.messages) == 1
+    envelope, message = inbox.messages[0]
+    assert envelope.rcpt_tos == ["ann@example.com"]
+    assert message["To"] == "ann@example.com"
+    assert message["From"] == "Acme <no-reply@acme.test>"
+    assert message["Subject"] == "Reset your Acme password"
+    token = reset_token(message)
+    text_body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Hello Ann" in text_body and "60 minutes" in text_body
+    assert f"http://acme.localhost:3000/reset/{token}" in text_body
+
+    # The token is stored hashed, never as sent.
+    async with tenant_session(tctx.tenant_id) as session:
+        stored = (await session.execute(text("SELECT token_hash FROM one_time_tokens"))).scalars().all()
+    assert len(stored) == 1 and token not in stored[0]
+
+    with pytest.raises(ValidationError):
+        await reset_password(tctx, token, "short")
+    await reset_password(tctx, token, NEW_PASSWORD)
+
+    with pytest.raises(AuthError, match="Wrong email or password"):
+        await log_in(tctx, email="ann@example.com", password=PASSWORD)
+    assert (await log_in(tctx, email="ann@example.com", password=NEW_PASSWORD)).id == user.id
+    assert await authenticate(tctx.tenant_id, old_token) is None  # sessions from before the reset ended
+
+    with pytest.raises(AuthError, match="invalid or has expired"):
+        await reset_password(tctx, token, "yet another password")
+    assert (await log_in(tctx, email="ann@example.com", password=NEW_PASSWORD)).id == user.id
+
+
+async def test_unknown_or_suspended_email_sends_nothing(tctx, inbox: Inbox) -> None:
+    owner = await sign_up(tctx, email="boss@example.com", password=PASSWORD)
+    bob = await sign_up(tctx, email="bob@example.com", password=PASSWORD)
+    async with tenant_session(tctx.tenant_id) as session:
+        token, _ = await start_session(session, tctx, owner.id)
+    owner_ctx = await authenticate(tctx.tenant_id, token)
+    assert owner_ctx is not None
+    await set_status(owner_ctx, bob.id, "suspended")
+
+    await request_reset(tctx, "nobody@example.com", base_url=BASE_URL, workspace="Acme")
+    await request_reset(tctx, "bob@example.com", base_url=BASE_URL, workspace="Acme")
+    assert inbox.messages == []
+    async with tenant_session(tctx.tenant_id) as session:
+        assert (await session.execute(text("SELECT count(*) FROM one_time_tokens"))).scalar_one() == 0
+
+    with pytest.raises(ValidationError):
+        await request_reset(tctx, "not an email", base_url=BASE_URL, workspace="Acme")
+
+    # The server is really listening: a known, active address does get a message.
+    await request_reset(tctx, "boss@example.com", base_url=BASE_URL, workspace="Acme")
+    assert [m["To"] for _, m in inbox.messages] == ["boss@example.com"]
+
+
+async def test_expired_or_foreign_token_is_refused(tctx, other_tenant, inbox: Inbox) -> None:
+    await sign_up(tctx, email="ann@example.com", password=PASSWORD)
+    await request_reset(tctx, "ann@example.com", base_url=BASE_URL, workspace="Acme")
+    token = reset_token(inbox.messages[-1][1])
+
+    # Another tenant cannot use it (it cannot even see the row).
+    with pytest.raises(AuthError):
+        await reset_password(TenantCtx(tenant_id=other_tenant.id), token, NEW_PASSWORD)
+
+    async with tenant_session(tctx.tenant_id) as session:
+        await session.execute(text("UPDATE one_time_tokens SET expires_at = now() - interval '1 second'"))
+    with pytest.raises(AuthError, match="invalid or has expired"):
+        await reset_password(tctx, token, NEW_PASSWORD)
+    assert (await log_in(tctx, email="ann@example.com", password=PASSWORD)) is not None
+
+
+async def test_login_ticket_is_not_a_reset_token(tctx, inbox: Inbox) -> None:
+    from services.auth.accounts import issue_login_ticket
+
+    user = await sign_up(tctx, email="ann@example.com", password=PASSWORD)
+    ticket = await issue_login_ticket(tctx, user.id)
+    with pytest.raises(AuthError):
+        await reset_password(tctx, ticket, NEW_PASSWORD)
+
+
+async def test_reset_requests_are_rate_limited(tctx, inbox: Inbox, monkeypatch) -> None:
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "2")
+    get_settings.cache_clear()
+    await sign_up(tctx, email="ann@example.com", password=PASSWORD)
+    for _ in range(2):
+        await request_reset(tctx, "ann@example.com", base_url=BASE_URL, workspace="Acme")
+    with pytest.raises(RateLimited, match="Too many password reset attempts"):
+        await request_reset(tctx, "ann@example.com", base_url=BASE_URL, workspace="Acme")
+    assert len(inbox.messages) == 2
