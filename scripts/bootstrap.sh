@@ -8,12 +8,13 @@ cd "$SOLO_ROOT"
 UV_VERSION=0.13.9
 BUN_VERSION=1.4.5
 
-# 1. uv, from PyPI, into .tools/uv (the machine's own uv is used when it is there).
-if ! command -v uv >/dev/null 2>&1; then
+# 1. uv (pinned), from PyPI, into .tools/uv: the same uv on every machine.
+if [ ! -x .tools/uv/bin/uv ]; then
   echo "bootstrap: installing uv $UV_VERSION into .tools/uv"
   python3 -m venv .tools/uv
   .tools/uv/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
+uv() { "$SOLO_ROOT/.tools/uv/bin/uv" "$@"; }
 
 # 2. The locked Python dependencies into .venv (a no-op when nothing changed).
 stamp=.venv/.solo-lock-stamp
