@@ -31,4 +31,4 @@ test:
 
 bench:
 	@bash scripts/bootstrap.sh
-	@source scripts/env.sh && python bench/startup.py
+	@source scripts/env.sh && python bench/startup.py $(BENCH_ARGS)

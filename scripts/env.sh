@@ -5,6 +5,5 @@ export REFLEX_DIR="$SOLO_ROOT/.tools/reflex"
 export BUN_INSTALL_CACHE_DIR="$SOLO_ROOT/.tools/bun-cache"
 export REFLEX_TELEMETRY_ENABLED=false
 export REFLEX_CHECK_LATEST_VERSION=false
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 export PATH="$SOLO_ROOT/.venv/bin:$SOLO_ROOT/.tools/node_modules/.bin:$SOLO_ROOT/.tools/uv/bin:$PATH"
 export UV_PROJECT_ENVIRONMENT="$SOLO_ROOT/.venv"
