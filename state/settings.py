@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import reflex as rx
 
 from services.auth import accounts
@@ -9,8 +11,26 @@ from services.errors import ServiceError
 from state.session import SessionState, require_user
 
 
-def _when(dt) -> str:  # type: ignore[no-untyped-def]
+def _when(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def describe_device(user_agent: str) -> str:
+    """'Chrome on Linux' from a user-agent string; good enough to recognise one's own devices."""
+    ua = user_agent.lower()
+    browser = next(
+        (name for key, name in (("edg/", "Edge"), ("firefox/", "Firefox"), ("chrome/", "Chrome"),
+                                ("safari/", "Safari")) if key in ua),
+        "",
+    )  # fmt: skip
+    system = next(
+        (name for key, name in (("android", "Android"), ("iphone", "iPhone"), ("ipad", "iPad"),
+                                ("windows", "Windows"), ("mac os", "macOS"), ("linux", "Linux")) if key in ua),
+        "",
+    )  # fmt: skip
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or (user_agent[:60] if user_agent else "Unknown device")
 
 
 class SettingsState(rx.State):
@@ -38,7 +58,7 @@ class SettingsState(rx.State):
         self.sessions = [
             {
                 "id": str(s.id),
-                "device": s.user_agent[:80] or "Unknown device",
+                "device": describe_device(s.user_agent),
                 "ip": s.ip or "-",
                 "last_seen": _when(s.last_seen_at),
                 "current": "yes" if s.id == ctx.session_id else "",
