@@ -27,7 +27,8 @@ class AuthFormState(rx.State):
 
     @rx.event
     def clear(self):
-        self.error = ""
+        """on_load: reset the form; show an error passed back by /auth/complete."""
+        self.error = self.router.url.query_parameters.get("error", "")[:300]
         self.notice = ""
         self.busy = False
 

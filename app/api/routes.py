@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -88,7 +89,7 @@ async def complete_login(request: Request) -> Response:
     try:
         token, expires = await accounts.redeem_login_ticket(tctx, request.query_params.get("ticket", ""))
     except ServiceError as exc:
-        return RedirectResponse(f"/login?error={exc}", status_code=303)
+        return RedirectResponse(f"/login?error={quote(str(exc))}", status_code=303)
     response = RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     _set_session_cookie(response, token, expires)
     return response

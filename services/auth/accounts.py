@@ -92,14 +92,26 @@ async def find_user(session: AsyncSession, email: str) -> User | None:
 
 
 async def sign_up(tctx: TenantCtx, *, email: str, password: str, name: str = "") -> User:
-    """Create a password account. The first user of a tenant becomes its owner."""
-    email = validate_email(email)
-    validate_password(password)
-    name = name.strip()[:200]
+    """Create a password account. The first user of a tenant becomes its owner.
+
+    Failed attempts (bad input, an email already taken) count towards the per-IP limit, so the form cannot be
+    used to probe which emails have accounts at speed; successful sign-ups do not, so an office behind one
+    address can register together."""
     keys = [("signup_ip", tctx.ip)]
     async with tenant_session(tctx.tenant_id) as session:
         await ratelimit.check(session, tctx.tenant_id, keys, "sign-up")
-        ratelimit.add(session, tctx.tenant_id, keys)  # every attempt counts towards the per-IP limit
+    try:
+        return await _create_account(tctx, email=email, password=password, name=name)
+    except ValidationError:
+        async with tenant_session(tctx.tenant_id) as session:
+            ratelimit.add(session, tctx.tenant_id, keys)
+        raise
+
+
+async def _create_account(tctx: TenantCtx, *, email: str, password: str, name: str) -> User:
+    email = validate_email(email)
+    validate_password(password)
+    name = name.strip()[:200]
     password_hash = await hash_password(password)  # outside any transaction: argon2 takes a while
     async with tenant_session(tctx.tenant_id) as session:
         await _lock_tenant_users(session, tctx.tenant_id)

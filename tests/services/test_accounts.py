@@ -459,3 +459,21 @@ async def test_update_profile(tctx) -> None:
     assert (await update_profile(ctx, name="  Ann Smith ")).name == "Ann Smith"
     with pytest.raises(ValidationError):
         await update_profile(ctx, name="   ")
+
+
+async def test_failed_sign_ups_are_rate_limited_per_ip_but_successes_are_not(tctx, monkeypatch) -> None:
+    from services.config import get_settings
+
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "3")
+    get_settings.cache_clear()
+    for i in range(4):  # successful sign-ups from one address do not count
+        await sign_up(tctx, email=f"office{i}@example.com", password="a good long password")
+    for _ in range(3):
+        with pytest.raises(ValidationError, match="already exists"):
+            await sign_up(tctx, email="office0@example.com", password="a good long password")
+    with pytest.raises(RateLimited, match=r"Too many sign-up attempts\. Try again in \d+ minutes?\."):
+        await sign_up(tctx, email="new-person@example.com", password="a good long password")
+    other_ip = type(tctx)(tenant_id=tctx.tenant_id, ip="198.51.100.99")
+    assert (
+        await sign_up(other_ip, email="new-person@example.com", password="a good long password")
+    ).role == "member"
