@@ -21,13 +21,13 @@ def _row(m: rx.Var) -> rx.Component:
             )
         ),
         rx.table.cell(
-            rx.select(
-                list(ROLES),
-                value=m["role"],
+            rx.select.root(
+                rx.select.trigger(aria_label="Role of " + m["email"].to(str)),
+                rx.select.content(*[rx.select.item(role, value=role) for role in ROLES]),
+                value=m["role"].to(str),
                 on_change=lambda role: MembersState.set_role(m["id"], role),
                 disabled=m["is_me"] != "",
                 size="1",
-                aria_label=f"Role of {m['email']}",
             )
         ),
         rx.table.cell(
