@@ -8,7 +8,7 @@ import warnings
 import reflex as rx
 
 from app.api.routes import build_api
-from app.pages import auth, home, members, not_found, settings
+from app.pages import admin_models, auth, chat, members, not_found, settings
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 logging.getLogger("solo").setLevel(logging.INFO)
@@ -18,5 +18,5 @@ app = rx.App(
     api_transformer=build_api(),
 )
 
-for module in (auth, home, settings, members, not_found):
+for module in (auth, chat, settings, members, admin_models, not_found):
     module.register(app)

@@ -28,6 +28,19 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
 
+def reflex_env() -> dict[str, str]:
+    """What `scripts/env.sh` sets for Reflex, for runs that did not source it."""
+    tools = ROOT / ".tools"
+    return {
+        "REFLEX_DIR": str(tools / "reflex"),
+        "BUN_INSTALL_CACHE_DIR": str(tools / "bun-cache"),
+        "REFLEX_BUN_PATH": str(tools / "node_modules" / ".bin" / "bun"),
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        **os.environ,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,7 +48,7 @@ def free_port() -> int:
 
 
 def start_once(port: int, timeout: float = 300) -> float:
-    env = {**os.environ, "PORT": str(port)}
+    env = {**reflex_env(), "PORT": str(port)}
     cmd = [str(ROOT / ".venv" / "bin" / "reflex"), "run", "--env", "prod", "--single-port", "--backend-host",
            "127.0.0.1", "--frontend-port", str(port), "--backend-port", str(port)]  # fmt: skip
     t0 = time.perf_counter()

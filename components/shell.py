@@ -97,15 +97,17 @@ def nav_link(label: str, href: str, icon: str) -> rx.Component:
 
 def nav_items() -> rx.Component:
     return rx.vstack(
-        nav_link("Home", "/", "house"),
+        nav_link("Chat", "/", "message_square"),
         nav_link("Settings", "/settings", "settings"),
         rx.cond(SessionState.can_manage_members, nav_link("Members", "/members", "users")),
+        rx.cond(SessionState.can_manage_members, nav_link("Models", "/admin/models", "cpu")),
         spacing="1",
         width="100%",
     )
 
 
-def top_bar() -> rx.Component:
+def top_bar(drawer: rx.Component | None = None) -> rx.Component:
+    """The top bar; on phones its menu button opens `drawer` (the navigation by default)."""
     return rx.hstack(
         rx.hstack(
             rx.drawer.root(
@@ -124,12 +126,16 @@ def top_bar() -> rx.Component:
                             rx.drawer.close(
                                 rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
                             ),
-                            nav_items(),
+                            drawer if drawer is not None else nav_items(),
                             padding="16px",
-                            width="240px",
+                            width="100%",
+                            height="100%",
+                            overflow_y="auto",
                         ),
                         background=rx.color("gray", 1),
                         height="100%",
+                        width="300px",
+                        max_width="85vw",
                     )
                 ),
                 direction="left",

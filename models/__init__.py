@@ -1,5 +1,16 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
+from models.chat import (
+    MESSAGE_ROLES,
+    MESSAGE_STATUSES,
+    Conversation,
+    ConversationTag,
+    Folder,
+    Message,
+    Tag,
+    UsageRecord,
+)
+from models.llm import TenantProvider
 from models.tenant import ACCENT_COLORS, Tenant
 from models.user import (
     ROLES,
@@ -21,19 +32,35 @@ TENANT_OWNED_TABLES = (
     "one_time_tokens",
     "auth_failures",
     "audit_log",
+    "folders",
+    "conversations",
+    "messages",
+    "tags",
+    "conversation_tags",
+    "usage_records",
+    "tenant_providers",
 )
 
 __all__ = [
     "ACCENT_COLORS",
+    "MESSAGE_ROLES",
+    "MESSAGE_STATUSES",
     "ROLES",
     "STATUSES",
     "TENANT_OWNED_TABLES",
     "AuditLog",
     "AuthFailure",
     "AuthSession",
+    "Conversation",
+    "ConversationTag",
+    "Folder",
+    "Message",
     "OAuthAccount",
     "OAuthState",
     "OneTimeToken",
+    "Tag",
     "Tenant",
+    "TenantProvider",
+    "UsageRecord",
     "User",
 ]

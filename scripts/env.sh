@@ -7,3 +7,4 @@ export REFLEX_TELEMETRY_ENABLED=false
 export REFLEX_CHECK_LATEST_VERSION=false
 export PATH="$SOLO_ROOT/.venv/bin:$SOLO_ROOT/.tools/node_modules/.bin:$SOLO_ROOT/.tools/uv/bin:$PATH"
 export UV_PROJECT_ENVIRONMENT="$SOLO_ROOT/.venv"
+export REFLEX_BUN_PATH="$SOLO_ROOT/.tools/node_modules/.bin/bun"

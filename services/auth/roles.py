@@ -15,6 +15,7 @@ PERMISSIONS: dict[str, str] = {
     "members.view": "admin",
     "members.manage": "admin",
     "tenant.brand": "admin",
+    "models.manage": "admin",
     "tenant.owner": "owner",
 }
 

@@ -4,6 +4,7 @@ host name (`<slug>.localhost`, which Chromium resolves to loopback)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from services.config import PROJECT_ROOT
+from tests.fakes.llm_server import FakeLLMServer
 
 CHROMIUM = os.environ.get("SOLO_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,7 +55,21 @@ def _tail(path: Path, lines: int = 60) -> str:
 
 
 @pytest.fixture(scope="session")
-def app_server(db_env: dict[str, str]) -> Iterator[AppServer]:
+def fake_llm() -> Iterator[FakeLLMServer]:
+    """One fake OpenAI-compatible provider for the app under test; tests reconfigure it."""
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm(fake_llm: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    fake_llm.reset()
+    yield fake_llm
+    fake_llm.reset()
+
+
+@pytest.fixture(scope="session")
+def app_server(db_env: dict[str, str], fake_llm: FakeLLMServer) -> Iterator[AppServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)")
     port = free_port()
@@ -70,7 +86,19 @@ def app_server(db_env: dict[str, str]) -> Iterator[AppServer]:
         **db_env,
         "PORT": str(port),
         "SOLO_DEFAULT_TENANT_NAME": "Solo OS AI",
+        "LLM_ENDPOINTS": json.dumps(
+            [
+                {
+                    "id": "fake",
+                    "label": "Fake AI",
+                    "base_url": fake_llm.openai_base_url,
+                    "models": ["fake-model"],
+                }
+            ]
+        ),
     }
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XAI_API_KEY"):
+        env.pop(name, None)
     env.pop("PYTEST_CURRENT_TEST", None)
     reflex = str(Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin" / "reflex")
     cmd = [reflex, "run", "--env", "prod", "--single-port", "--backend-host", "127.0.0.1",

@@ -1,0 +1,176 @@
+"""/admin/models: owners and admins choose which models their workspace offers."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.forms import error_callout, field, notice_callout
+from components.shell import app_shell
+from state.admin_models import AdminModelsState
+from state.session import SessionState
+
+
+def _providers() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                *[rx.table.column_header_cell(h) for h in ("Provider", "Source", "Key", "Models", "")]
+            )
+        ),
+        rx.table.body(
+            rx.foreach(
+                AdminModelsState.providers,
+                lambda p: rx.table.row(
+                    rx.table.cell(
+                        rx.vstack(
+                            rx.text(p["label"], weight="medium"),
+                            rx.text(p["kind"], " ", p["base_url"], size="1", color_scheme="gray"),
+                            rx.cond(p["error"] != "", rx.text(p["error"], size="1", color_scheme="red")),
+                            spacing="0",
+                        )
+                    ),
+                    rx.table.cell(p["source"]),
+                    rx.table.cell(rx.code(p["key_hint"])),
+                    rx.table.cell(p["count"]),
+                    rx.table.cell(
+                        rx.cond(
+                            p["source"] == "workspace",
+                            rx.button(
+                                "Remove",
+                                size="1",
+                                color_scheme="red",
+                                variant="soft",
+                                on_click=AdminModelsState.remove_provider(p["id"]),
+                            ),
+                        )
+                    ),
+                ),
+            )
+        ),
+        width="100%",
+    )
+
+
+def _models() -> rx.Component:
+    return rx.vstack(
+        rx.foreach(
+            AdminModelsState.models,
+            lambda m: rx.hstack(
+                rx.switch(
+                    checked=m["enabled"] != "",
+                    on_change=lambda on: AdminModelsState.toggle(m["key"], on),
+                    aria_label="Enable " + m["label"].to(str),
+                ),
+                rx.text(m["label"], size="2"),
+                rx.cond(m["key"] == AdminModelsState.default, rx.badge("default")),
+                rx.cond(
+                    (m["enabled"] != "") & (m["key"] != AdminModelsState.default),
+                    rx.button(
+                        "Make default",
+                        size="1",
+                        variant="ghost",
+                        on_click=AdminModelsState.set_default(m["key"]),
+                    ),
+                ),
+                align="center",
+                spacing="3",
+            ),
+        ),
+        spacing="2",
+    )
+
+
+def _add_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.hstack(
+                field("Id", "provider_id", placeholder="ollama"),
+                field("Label", "label", placeholder="Ollama", required=False),
+                width="100%",
+            ),
+            rx.vstack(
+                rx.el.label("Kind", html_for="field-kind", class_name="solo-label"),
+                rx.el.select(
+                    rx.el.option("OpenAI-compatible endpoint", value="openai_compatible"),
+                    rx.el.option("OpenAI", value="openai"),
+                    rx.el.option("Anthropic", value="anthropic"),
+                    id="field-kind",
+                    name="kind",
+                    class_name="rt-reset",
+                    style={"padding": "6px", "border-radius": "6px", "border": "1px solid var(--gray-7)"},
+                ),
+                spacing="1",
+            ),
+            field(
+                "Base URL",
+                "base_url",
+                placeholder="http://127.0.0.1:11434/v1 (empty for OpenAI/Anthropic)",
+                required=False,
+            ),
+            field(
+                "API key",
+                "api_key",
+                type="password",
+                autocomplete="off",
+                required=False,
+                placeholder="stored encrypted; leave empty to keep the current one",
+            ),
+            field(
+                "Models", "models", placeholder="comma separated; empty = ask the provider", required=False
+            ),
+            rx.button("Save provider", type="submit"),
+            spacing="3",
+            width="100%",
+            max_width="560px",
+        ),
+        on_submit=AdminModelsState.save_provider,
+        reset_on_submit=True,
+    )
+
+
+def _body() -> rx.Component:
+    return rx.vstack(
+        error_callout(AdminModelsState.error),
+        notice_callout(AdminModelsState.notice),
+        rx.cond(
+            AdminModelsState.allowed,
+            rx.vstack(
+                rx.card(
+                    rx.vstack(rx.heading("Providers", size="4"), _providers(), width="100%"), width="100%"
+                ),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Models", size="4"),
+                        rx.text(
+                            "Members choose among the enabled models; new chats start with the default.",
+                            size="2",
+                            color_scheme="gray",
+                        ),
+                        _models(),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                rx.card(
+                    rx.vstack(rx.heading("Add a provider", size="4"), _add_form(), width="100%"), width="100%"
+                ),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def admin_models() -> rx.Component:
+    return app_shell("Models", _body)
+
+
+def register(app: rx.App) -> None:
+    app.add_page(
+        admin_models,
+        route="/admin/models",
+        title="Models",
+        on_load=[SessionState.load_private, AdminModelsState.load],
+    )

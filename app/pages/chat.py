@@ -1,0 +1,474 @@
+"""/ (a new chat) and /c/[cid] (a conversation)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.shell import branded, loading, no_workspace, top_bar
+from state.chat import ChatState
+from state.session import SessionState
+
+UPLOAD_ID = "import-upload"
+
+
+def _code_block(value: object, **props: object) -> rx.Component:
+    return rx.code_block(value, can_copy=True, wrap_long_lines=True, margin_y="0.75em", **props)
+
+
+def markdown(text: rx.Var) -> rx.Component:
+    return rx.markdown(text, component_map={"pre": _code_block}, class_name="solo-md")
+
+
+def conversation_item(c: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.link(
+            rx.text(c["title"], size="2", trim="both", class_name="solo-ellipsis"),
+            href="/c/" + c["id"].to(str),
+            underline="none",
+            color="inherit",
+            flex="1",
+            min_width="0",
+            padding="6px 8px",
+        ),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.icon_button(
+                    rx.icon("ellipsis", size=14),
+                    variant="ghost",
+                    size="1",
+                    aria_label="Actions for " + c["title"].to(str),
+                )
+            ),
+            rx.menu.content(
+                rx.menu.item(
+                    rx.cond(c["pinned"], "Unpin", "Pin"), on_select=ChatState.toggle_pin(c["id"], c["pinned"])
+                ),
+                rx.menu.item("Archive", on_select=ChatState.archive(c["id"])),
+                rx.menu.separator(),
+                rx.menu.item("Delete", color="red", on_select=ChatState.delete(c["id"])),
+            ),
+        ),
+        align="center",
+        spacing="1",
+        width="100%",
+        border_radius="6px",
+        background=rx.cond(c["id"] == ChatState.conversation_id, rx.color("accent", 4), "transparent"),
+        _hover={"background": rx.color("accent", 3)},
+    )
+
+
+def sidebar_content() -> rx.Component:
+    return rx.vstack(
+        rx.link(
+            rx.button(rx.icon("square_pen", size=16), "New chat", width="100%", variant="soft"),
+            href="/",
+            width="100%",
+        ),
+        rx.form(
+            rx.input(
+                name="q",
+                placeholder="Search conversations",
+                aria_label="Search conversations",
+                default_value=ChatState.search_query,
+                width="100%",
+                type="search",
+            ),
+            on_submit=ChatState.search,
+            width="100%",
+        ),
+        rx.cond(
+            ChatState.search_query != "",
+            rx.vstack(
+                rx.hstack(
+                    rx.text("Results", size="1", weight="bold", color_scheme="gray"),
+                    rx.button("Clear", size="1", variant="ghost", on_click=ChatState.clear_search),
+                    justify="between",
+                    width="100%",
+                ),
+                rx.cond(
+                    ChatState.results.length() == 0,  # type: ignore[attr-defined]
+                    rx.text("Nothing found.", size="2", color_scheme="gray"),
+                ),
+                rx.foreach(
+                    ChatState.results,
+                    lambda r: rx.link(
+                        rx.vstack(
+                            rx.text(r["title"], size="2", weight="medium"),
+                            rx.el.div(
+                                rx.foreach(
+                                    r["parts"].to(list[dict]),  # type: ignore[arg-type]
+                                    lambda part: rx.cond(
+                                        part["hit"], rx.el.mark(part["text"]), rx.el.span(part["text"])
+                                    ),
+                                ),
+                                class_name="solo-snippet",
+                            ),
+                            spacing="1",
+                        ),
+                        href=r["href"],
+                        underline="none",
+                        color="inherit",
+                        padding="6px 8px",
+                        border_radius="6px",
+                        width="100%",
+                        _hover={"background": rx.color("accent", 3)},
+                    ),
+                ),
+                width="100%",
+                spacing="1",
+            ),
+            rx.vstack(
+                rx.foreach(
+                    ChatState.groups,
+                    lambda g: rx.vstack(
+                        rx.text(g["label"], size="1", weight="bold", color_scheme="gray", padding_left="8px"),
+                        rx.foreach(g["items"].to(list[dict]), conversation_item),  # type: ignore[arg-type]
+                        spacing="0",
+                        width="100%",
+                    ),
+                ),
+                rx.cond(
+                    ChatState.has_more,
+                    rx.button("Load more", variant="ghost", size="1", on_click=ChatState.load_more),
+                ),
+                spacing="3",
+                width="100%",
+            ),
+        ),
+        rx.spacer(),
+        rx.vstack(
+            rx.upload.root(
+                rx.button(rx.icon("upload", size=14), "Import", variant="ghost", size="1"),
+                id=UPLOAD_ID,
+                accept={"application/json": [".json"], "application/zip": [".zip"]},
+                max_files=1,
+                on_drop=ChatState.import_files(rx.upload_files(upload_id=UPLOAD_ID)),  # type: ignore[call-arg]
+            ),
+            rx.cond(ChatState.import_status != "", rx.text(ChatState.import_status, size="1", role="status")),
+            rx.button(
+                rx.icon("download", size=14),
+                "Export all",
+                variant="ghost",
+                size="1",
+                on_click=ChatState.export_all,
+            ),
+            rx.link(
+                rx.hstack(rx.icon("settings", size=14), rx.text("Settings", size="2")),
+                href="/settings",
+                color="inherit",
+                underline="none",
+            ),
+            rx.cond(
+                SessionState.can_manage_members,
+                rx.link(
+                    rx.hstack(rx.icon("users", size=14), rx.text("Members", size="2")),
+                    href="/members",
+                    color="inherit",
+                    underline="none",
+                ),
+            ),
+            rx.cond(
+                SessionState.can_manage_members,
+                rx.link(
+                    rx.hstack(rx.icon("cpu", size=14), rx.text("Models", size="2")),
+                    href="/admin/models",
+                    color="inherit",
+                    underline="none",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+            padding_top="8px",
+            border_top=f"1px solid {rx.color('gray', 5)}",
+        ),
+        width="100%",
+        min_height="100%",
+        class_name="solo-sidebar",
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.box(
+        sidebar_content(),
+        width="280px",
+        min_width="280px",
+        padding="12px",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        height="calc(100vh - 58px)",
+        overflow_y="auto",
+        display=["none", "none", "block"],
+    )
+
+
+def branch_nav(m: rx.Var) -> rx.Component:
+    return rx.cond(
+        m["count"].to(int) > 1,
+        rx.hstack(
+            rx.icon_button(
+                rx.icon("chevron_left", size=14),
+                size="1",
+                variant="ghost",
+                aria_label="Previous version",
+                disabled=m["prev_id"] == "",
+                on_click=ChatState.show_sibling(m["prev_id"]),
+            ),
+            rx.text(m["index"].to(str) + "/" + m["count"].to(str), size="1", class_name="solo-branch"),
+            rx.icon_button(
+                rx.icon("chevron_right", size=14),
+                size="1",
+                variant="ghost",
+                aria_label="Next version",
+                disabled=m["next_id"] == "",
+                on_click=ChatState.show_sibling(m["next_id"]),
+            ),
+            spacing="1",
+            align="center",
+        ),
+    )
+
+
+def message_actions(m: rx.Var) -> rx.Component:
+    return rx.hstack(
+        branch_nav(m),
+        rx.icon_button(
+            rx.icon("copy", size=14),
+            size="1",
+            variant="ghost",
+            aria_label="Copy",
+            on_click=rx.set_clipboard(m["text"].to(str)),
+        ),
+        rx.cond(
+            m["role"] == "user",
+            rx.icon_button(
+                rx.icon("pencil", size=14),
+                size="1",
+                variant="ghost",
+                aria_label="Edit",
+                on_click=ChatState.start_edit(m["id"]),
+                disabled=ChatState.streaming,
+            ),
+            rx.icon_button(
+                rx.icon("refresh_cw", size=14),
+                size="1",
+                variant="ghost",
+                aria_label="Regenerate",
+                on_click=ChatState.regenerate(m["id"]),
+                disabled=ChatState.streaming,
+            ),
+        ),
+        spacing="1",
+        align="center",
+        opacity="0.8",
+    )
+
+
+def edit_box() -> rx.Component:
+    return rx.vstack(
+        rx.text_area(
+            value=ChatState.draft,
+            on_change=ChatState.set_draft,
+            aria_label="Edit message",
+            width="100%",
+            rows="4",
+        ),
+        rx.hstack(
+            rx.button(
+                "Cancel", variant="soft", color_scheme="gray", size="1", on_click=ChatState.cancel_edit
+            ),
+            rx.button("Save and submit", size="1", on_click=ChatState.save_edit),
+            justify="end",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def message_view(m: rx.Var) -> rx.Component:
+    is_user = m["role"] == "user"
+    return rx.box(
+        rx.cond(
+            is_user & (ChatState.editing_id == m["id"]),
+            edit_box(),
+            rx.vstack(
+                rx.box(
+                    rx.cond(is_user, rx.text(m["text"], white_space="pre-wrap"), markdown(m["text"].to(str))),
+                    padding=rx.cond(is_user, "10px 14px", "0"),
+                    border_radius="12px",
+                    background=rx.cond(is_user, rx.color("accent", 3), "transparent"),
+                    max_width="100%",
+                ),
+                rx.cond(
+                    m["status"] == "unfinished",
+                    rx.badge("Unfinished", color_scheme="amber", variant="soft"),
+                ),
+                rx.cond(
+                    m["status"] == "error",
+                    rx.callout(m["error"], icon="triangle_alert", color_scheme="red", size="1", role="alert"),
+                ),
+                message_actions(m),
+                align=rx.cond(is_user, "end", "start"),
+                spacing="1",
+                width="100%",
+            ),
+        ),
+        id="msg-" + m["id"].to(str),
+        data_role=m["role"],
+        class_name="solo-message",
+        width="100%",
+    )
+
+
+def composer() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.text_area(
+                name="message",
+                id="message-input",
+                placeholder="Message",
+                aria_label="Message",
+                rows="2",
+                width="100%",
+                auto_height=True,
+                enter_key_submit=True,
+                disabled=ChatState.no_models != "",
+            ),
+            rx.cond(
+                ChatState.streaming,
+                rx.button(
+                    rx.icon("square", size=14),
+                    "Stop",
+                    type="button",
+                    color_scheme="red",
+                    on_click=ChatState.stop,
+                ),
+                rx.button(
+                    rx.icon("arrow_up", size=14), "Send", type="submit", disabled=ChatState.no_models != ""
+                ),
+            ),
+            align="end",
+            width="100%",
+        ),
+        on_submit=ChatState.send,
+        reset_on_submit=True,
+        width="100%",
+    )
+
+
+def header() -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            ChatState.model_options.length() > 0,  # type: ignore[attr-defined]
+            rx.select.root(
+                rx.select.trigger(aria_label="Model", placeholder="Choose a model"),
+                rx.select.content(
+                    rx.foreach(ChatState.model_options, lambda o: rx.select.item(o["label"], value=o["key"]))
+                ),
+                value=ChatState.model_key,
+                on_change=ChatState.choose_model,
+                size="2",
+            ),
+        ),
+        rx.text(ChatState.title, weight="medium", class_name="solo-ellipsis", flex="1"),
+        rx.cond(
+            ChatState.conversation_id != "",
+            rx.menu.root(
+                rx.menu.trigger(rx.button(rx.icon("download", size=14), "Export", variant="soft", size="1")),
+                rx.menu.content(
+                    rx.menu.item("Markdown", on_select=ChatState.export("md")),
+                    rx.menu.item("JSON (whole tree)", on_select=ChatState.export("json")),
+                ),
+            ),
+        ),
+        width="100%",
+        align="center",
+        spacing="3",
+        padding="8px 0",
+    )
+
+
+def conversation() -> rx.Component:
+    return rx.vstack(
+        header(),
+        rx.cond(
+            ChatState.no_models != "",
+            rx.callout(ChatState.no_models, icon="info", color_scheme="amber", width="100%"),
+        ),
+        rx.box(
+            rx.vstack(
+                rx.cond(
+                    (ChatState.messages.length() == 0) & ~ChatState.streaming,  # type: ignore[attr-defined]
+                    rx.center(rx.heading("How can I help?", size="6", color_scheme="gray"), padding="15vh 0"),
+                ),
+                rx.foreach(ChatState.messages, message_view),
+                rx.cond(
+                    ChatState.streaming,
+                    rx.box(
+                        rx.cond(
+                            ChatState.stream_text == "", rx.spinner(size="2"), markdown(ChatState.stream_text)
+                        ),
+                        id="streaming-reply",
+                        aria_live="polite",
+                        width="100%",
+                    ),
+                ),
+                rx.cond(
+                    ChatState.error != "",
+                    rx.callout(
+                        rx.hstack(
+                            rx.text(ChatState.error),
+                            rx.cond(
+                                ChatState.retry_parent != "",
+                                rx.button("Retry", size="1", on_click=ChatState.retry),
+                            ),
+                            align="center",
+                            justify="between",
+                            width="100%",
+                        ),
+                        icon="triangle_alert",
+                        color_scheme="red",
+                        role="alert",
+                        width="100%",
+                    ),
+                ),
+                spacing="5",
+                width="100%",
+                padding_bottom="16px",
+            ),
+            flex="1",
+            overflow_y="auto",
+            width="100%",
+            id="messages",
+        ),
+        composer(),
+        width="100%",
+        max_width="820px",
+        margin_x="auto",
+        height="calc(100vh - 58px)",
+        padding=["8px 12px", "8px 24px"],
+        spacing="2",
+    )
+
+
+def chat_page() -> rx.Component:
+    return branded(
+        rx.cond(
+            SessionState.tenant_found,
+            rx.cond(
+                SessionState.ready & SessionState.signed_in,
+                rx.vstack(
+                    top_bar(drawer=sidebar_content()),
+                    rx.hstack(sidebar(), conversation(), spacing="0", width="100%", align="stretch"),
+                    spacing="0",
+                    width="100%",
+                ),
+                loading(),
+            ),
+            no_workspace(),
+        )
+    )
+
+
+def register(app: rx.App) -> None:
+    on_load = [SessionState.load_private, ChatState.load]
+    app.add_page(chat_page, route="/", title="Chat", on_load=on_load)
+    app.add_page(chat_page, route="/c/[cid]", title="Chat", on_load=on_load)

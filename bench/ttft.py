@@ -1,0 +1,151 @@
+"""Time to first token added by the app, as a user sees it.
+
+Starts the fake OpenAI-compatible provider (first token after 200 ms, then 100 tokens/s) and the app
+(`reflex run --env prod`, one port) on the embedded database, signs a user up in Chromium, then sends N
+messages. For each: added = (first reply text visible in the page - Send clicked) - the provider's own 200 ms.
+Also prints the gaps between visible updates while the reply streams (the app flushes at most every 50 ms).
+
+Run: `make bench-ttft` (or `python bench/ttft.py --runs 20`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+
+from bench.startup import free_port, p95, reflex_env  # noqa: E402
+from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
+
+FIRST_TOKEN = 0.2
+RATE = 100.0
+WATCH = """
+() => new Promise(resolve => {
+  const stamps = []; let last = ''; let t0 = 0;
+  const read = () => {
+    const el = document.querySelector('#streaming-reply');
+    if (!el) { if (stamps.length) { observer.disconnect(); resolve(stamps); } return; }
+    const text = el.querySelector('.rt-Spinner') ? '' : el.innerText;
+    if (text && text !== last) { stamps.push(performance.now() - t0); last = text; }
+  };
+  const observer = new MutationObserver(read);
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+  t0 = performance.now();
+  document.querySelector('button[type=submit]').click();
+})
+"""
+
+
+def start_app(port: int, llm: FakeLLMServer) -> subprocess.Popen:  # type: ignore[type-arg]
+    endpoints = [{"id": "fake", "label": "Fake", "base_url": llm.openai_base_url, "models": ["fake-model"]}]
+    env = {**reflex_env(), "PORT": str(port), "LLM_ENDPOINTS": json.dumps(endpoints)}
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "reflex"),
+        "run",
+        "--env",
+        "prod",
+        "--single-port",
+        "--backend-host",
+        "127.0.0.1",
+        "--frontend-port",
+        str(port),
+        "--backend-port",
+        str(port),
+    ]
+    log = (ROOT / ".data" / "bench-app.log").open("w")
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise SystemExit(f"the app did not start: see {log.name}")
+
+
+async def measure(port: int, runs: int) -> tuple[list[float], list[float]]:
+    from playwright.async_api import async_playwright
+
+    base = f"http://127.0.0.1:{port}"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        page = await browser.new_page()
+        await page.goto(base + "/signup")
+        await page.get_by_label("Email").fill(f"bench-{uuid.uuid4().hex[:8]}@example.com")
+        await page.get_by_label("Password").fill("benchmark password 1")
+        await page.get_by_role("button", name="Sign up").click()
+        await page.get_by_label("Message").wait_for()
+        added: list[float] = []
+        gaps: list[float] = []
+        for i in range(runs + 2):  # two warm-up runs
+            await page.get_by_label("Message").fill(f"question {i}")
+            stamps = await page.evaluate(WATCH)
+            await page.get_by_role("button", name="Send").wait_for()
+            if i >= 2:
+                added.append(stamps[0] - FIRST_TOKEN * 1000)
+                gaps += [b - a for a, b in itertools.pairwise(stamps)]
+        await browser.close()
+    return added, gaps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    from services.setup import setup
+
+    setup()
+    with FakeLLMServer() as llm:
+        llm.configure(
+            reply=" ".join(f"w{i}" for i in range(60)), first_token_delay=FIRST_TOKEN, tokens_per_second=RATE
+        )
+        port = free_port()
+        proc = start_app(port, llm)
+        try:
+            added, gaps = asyncio.run(measure(port, args.runs))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    print(
+        f"first token added by the app ({args.runs} runs, provider: {FIRST_TOKEN * 1000:.0f} ms first token, "
+        f"{RATE:.0f} tokens/s): median {statistics.median(added):.0f} ms, p95 {p95(added):.0f} ms"
+    )
+    print(
+        f"gap between visible updates while streaming: median {statistics.median(gaps):.0f} ms, "
+        f"p95 {p95(gaps):.0f} ms (provider: {1000 / RATE:.0f} ms between tokens; app flushes every 50 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Pure functions over a conversation's message tree (no database).
+
+Siblings are ordered oldest first (created_at, then id). The "latest" child of a message is its newest one, so
+after an edit or a regeneration the new branch is the one shown.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from services.chat.common import MessageInfo
+from services.llm import ChatMessage, ToolCall
+
+
+class Node(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def parent_id(self) -> uuid.UUID | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+N = TypeVar("N", bound=Node)
+
+
+@dataclass(frozen=True, slots=True)
+class PathStep:
+    """One message of the visible branch, with its place among its siblings (for `< 2/3 >`)."""
+
+    message: MessageInfo
+    index: int  # 0-based, oldest sibling first
+    count: int
+    sibling_ids: tuple[uuid.UUID, ...]
+
+    @property
+    def previous_id(self) -> uuid.UUID | None:
+        return self.sibling_ids[self.index - 1] if self.index > 0 else None
+
+    @property
+    def next_id(self) -> uuid.UUID | None:
+        return self.sibling_ids[self.index + 1] if self.index + 1 < self.count else None
+
+
+def children_of(messages: Iterable[N]) -> dict[uuid.UUID | None, list[N]]:
+    """Children per parent id (None: the roots), oldest first."""
+    children: dict[uuid.UUID | None, list[N]] = {}
+    for message in messages:
+        children.setdefault(message.parent_id, []).append(message)
+    for siblings in children.values():
+        siblings.sort(key=lambda m: (m.created_at, m.id))
+    return children
+
+
+def _descend(children: Mapping[uuid.UUID | None, Sequence[N]], start: N) -> list[N]:
+    """From `start` down through the newest child at each level; `start` excluded."""
+    out: list[N] = []
+    seen = {start.id}
+    current = start
+    while kids := children.get(current.id):
+        current = kids[-1]
+        if current.id in seen:  # defensive: a cycle cannot come from the database (foreign keys)
+            break
+        seen.add(current.id)
+        out.append(current)
+    return out
+
+
+def latest_leaf(messages: Sequence[N], start_id: uuid.UUID | None = None) -> uuid.UUID | None:
+    """The deepest newest descendant of `start_id` (itself when it has no children).
+
+    With no `start_id`: of the newest root. None for an empty conversation or an unknown id.
+    """
+    children = children_of(messages)
+    if start_id is None:
+        roots = children.get(None)
+        if not roots:
+            return None
+        start = roots[-1]
+    else:
+        found = next((m for m in messages if m.id == start_id), None)
+        if found is None:
+            return None
+        start = found
+    tail = _descend(children, start)
+    return (tail[-1] if tail else start).id
+
+
+def _path_nodes(
+    messages: Sequence[N], leaf_id: uuid.UUID | None
+) -> tuple[list[N], dict[uuid.UUID | None, list[N]]]:
+    children = children_of(messages)
+    by_id = {m.id: m for m in messages}
+    leaf = by_id.get(leaf_id) if leaf_id is not None else None
+    if leaf is None:
+        default = latest_leaf(messages)
+        if default is None:
+            return [], children
+        leaf = by_id[default]
+    chain: list[N] = []
+    seen: set[uuid.UUID] = set()
+    node: N | None = leaf
+    while node is not None and node.id not in seen:
+        seen.add(node.id)
+        chain.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    chain.reverse()
+    return chain + _descend(children, leaf), children
+
+
+def branch_path(messages: Sequence[MessageInfo], leaf_id: uuid.UUID | None) -> list[PathStep]:
+    """The visible branch, root first, ending at `leaf_id` (continued down its newest children if it has
+    any). An unknown or missing `leaf_id` shows the newest branch."""
+    nodes, children = _path_nodes(messages, leaf_id)
+    steps: list[PathStep] = []
+    for message in nodes:
+        siblings = children.get(message.parent_id, [message])
+        ids = tuple(s.id for s in siblings)
+        steps.append(PathStep(message=message, index=ids.index(message.id), count=len(ids), sibling_ids=ids))
+    return steps
+
+
+def _tool_calls(message: MessageInfo) -> tuple[ToolCall, ...]:
+    calls = []
+    for part in message.content_parts:
+        if part.get("type") == "tool_call" and part.get("id") and part.get("name"):
+            arguments = part.get("arguments", "{}")
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments)
+            calls.append(ToolCall(id=str(part["id"]), name=str(part["name"]), arguments=arguments))
+    return tuple(calls)
+
+
+def history_for_model(messages: Sequence[MessageInfo], leaf_id: uuid.UUID | None) -> list[ChatMessage]:
+    """The visible branch as provider messages.
+
+    Unfinished replies keep their partial text; failed replies without text are left out, as are tool results
+    that do not name the call they answer (imported ones).
+    """
+    history: list[ChatMessage] = []
+    for message in _path_nodes(messages, leaf_id)[0]:
+        if message.role == "assistant":
+            calls = _tool_calls(message)
+            if message.text or calls:
+                history.append(ChatMessage("assistant", message.text, tool_calls=calls))
+        elif message.role == "tool":
+            call_id = next(
+                (str(p["tool_call_id"]) for p in message.content_parts if p.get("tool_call_id")), None
+            )
+            if call_id:
+                history.append(ChatMessage("tool", message.text, tool_call_id=call_id))
+        elif message.role == "user" and message.text:
+            history.append(ChatMessage("user", message.text))
+        elif message.role == "system" and message.text:
+            history.append(ChatMessage("system", message.text))
+    return history

@@ -1,0 +1,152 @@
+"""Chat in a real browser against the fake OpenAI-compatible provider (real SSE over loopback)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.e2e.test_shell import _sign_up, at
+from tests.fakes.llm_server import FakeLLMServer
+
+pytestmark = pytest.mark.e2e
+
+
+def replies(*texts: str):  # type: ignore[no-untyped-def]
+    """A reply function: title requests get a title, chat requests the given texts in turn (last repeats)."""
+    queue = list(texts)
+
+    def reply(body: dict[str, Any]) -> str:
+        if any("short title" in str(m.get("content", "")) for m in body.get("messages", [])):
+            return "Fake Title"
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return reply
+
+
+@pytest.fixture
+async def member(app_server, page: Page) -> Page:
+    await _sign_up(page, app_server.url("/signup"), "Chatty", f"chat-{uuid.uuid4().hex[:8]}@example.com")
+    await expect(page).to_have_url(at(app_server, "/"))
+    return page
+
+
+async def _send(page: Page, text: str) -> None:
+    await page.get_by_label("Message").fill(text)
+    await page.get_by_role("button", name="Send").click()
+
+
+def assistant(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator(".solo-message[data-role='assistant']")
+
+
+async def test_reply_streams_then_stays_after_reload(member: Page, llm: FakeLLMServer) -> None:
+    words = " ".join(f"word{i}" for i in range(40))
+    llm.configure(reply=replies(f"Streaming {words} done."), tokens_per_second=40, first_token_delay=0.2)
+    await _send(member, "Tell me something long")
+    live = member.locator("#streaming-reply")
+    await expect(live).to_contain_text("Streaming word0")
+    first = await live.inner_text()
+    await expect(live).to_contain_text("word20")
+    assert len(await live.inner_text()) > len(first)  # the text grew while streaming
+    await expect(assistant(member).last).to_contain_text("done.", timeout=20_000)
+    await expect(member.get_by_role("button", name="Send")).to_be_visible()
+    await expect(member).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
+    await member.reload()
+    await expect(assistant(member).last).to_contain_text(f"Streaming {words} done.")
+    await expect(member.get_by_role("link", name="Fake Title")).to_be_visible()
+
+
+async def test_stop_keeps_partial_text_after_reload(member: Page, llm: FakeLLMServer) -> None:
+    llm.configure(reply=replies(" ".join(f"tok{i}" for i in range(400))), tokens_per_second=30)
+    await _send(member, "Count slowly")
+    await expect(member.locator("#streaming-reply")).to_contain_text("tok5")
+    await member.get_by_role("button", name="Stop").click()
+    await expect(member.get_by_role("button", name="Send")).to_be_visible()
+    await expect(assistant(member).last).to_contain_text("Unfinished")
+    kept = await assistant(member).last.inner_text()
+    await member.reload()
+    await expect(assistant(member).last).to_contain_text("Unfinished")
+    assert "tok399" not in await assistant(member).last.inner_text()
+    assert "tok5" in kept
+
+
+async def test_regenerate_and_edit_make_branches(member: Page, llm: FakeLLMServer) -> None:
+    llm.configure(reply=replies("First answer.", "Second answer.", "Answer to the edit."))
+    await _send(member, "Original question")
+    await expect(assistant(member).last).to_contain_text("First answer.")
+    await assistant(member).last.get_by_role("button", name="Regenerate").click()
+    await expect(assistant(member).last).to_contain_text("Second answer.")
+    await expect(assistant(member).last).to_contain_text("2/2")
+    await assistant(member).last.get_by_role("button", name="Previous version").click()
+    await expect(assistant(member).last).to_contain_text("First answer.")
+    await expect(assistant(member).last).to_contain_text("1/2")
+
+    user = member.locator(".solo-message[data-role='user']").last
+    await user.get_by_role("button", name="Edit").click()
+    await member.get_by_label("Edit message").fill("Edited question")
+    await member.get_by_role("button", name="Save and submit").click()
+    await expect(assistant(member).last).to_contain_text("Answer to the edit.")
+    user = member.locator(".solo-message[data-role='user']").last
+    await expect(user).to_contain_text("Edited question")
+    await expect(user).to_contain_text("2/2")
+    await user.get_by_role("button", name="Previous version").click()
+    await expect(member.locator(".solo-message[data-role='user']").last).to_contain_text("Original question")
+
+
+async def test_provider_error_shows_retry_and_retry_works(member: Page, llm: FakeLLMServer) -> None:
+    llm.configure(
+        reply=replies("Recovered answer."),
+        error_status=500,
+        error_count=3,
+        error_message="the fake provider is down",
+    )
+    await _send(member, "Will this fail?")
+    alert = member.get_by_role("alert").filter(has_text="the fake provider is down")
+    await expect(alert.first).to_be_visible(timeout=20_000)
+    await expect(member.locator(".solo-message[data-role='user']").last).to_contain_text("Will this fail?")
+    llm.configure(error_status=None, error_count=None)  # the provider is back
+    await member.get_by_role("button", name="Retry").click()
+    await expect(assistant(member).last).to_contain_text("Recovered answer.")
+
+
+async def test_search_finds_an_old_conversation(member: Page, llm: FakeLLMServer, app_server) -> None:
+    word = f"zanzibar{uuid.uuid4().hex[:6]}"
+    llm.configure(reply=replies(f"Facts about {word} follow."))
+    await _send(member, "Tell me about the island")
+    await expect(assistant(member).last).to_contain_text(word)
+    await member.goto(app_server.url("/"))
+    llm.configure(reply=replies("Something else entirely."))
+    await _send(member, "Another topic")
+    await expect(assistant(member).last).to_contain_text("Something else")
+    await member.get_by_label("Search conversations").fill(word)
+    await member.get_by_label("Search conversations").press("Enter")
+    hit = member.locator(".solo-sidebar a").filter(has_text=word).first
+    await expect(hit).to_be_visible()
+    await hit.click()
+    await expect(member).to_have_url(re.compile(r"/c/[0-9a-f-]{36}\?m="))
+    await expect(assistant(member).last).to_contain_text(f"Facts about {word} follow.")
+
+
+async def test_export_then_import_round_trips(member: Page, llm: FakeLLMServer, tmp_path) -> None:
+    llm.configure(reply=replies("Exported answer."))
+    await _send(member, "Question to export")
+    await expect(assistant(member).last).to_contain_text("Exported answer.")
+    await member.get_by_role("button", name="Export", exact=True).click()
+    async with member.expect_download() as info:
+        await member.get_by_role("menuitem", name="JSON (whole tree)").click()
+    download = await info.value
+    path = tmp_path / "chat.json"
+    await download.save_as(path)
+    data = json.loads(path.read_text())
+    assert data["format"] == "solo-chat"
+    async with member.expect_file_chooser() as chooser:
+        await member.get_by_role("button", name="Import").click()
+    await (await chooser.value).set_files(str(path))
+    await expect(member.get_by_role("status").filter(has_text="Imported 1 conversation")).to_be_visible()
+    links = member.locator(".solo-sidebar a").filter(has_text=data["conversations"][0]["title"])
+    await expect(links).to_have_count(2)

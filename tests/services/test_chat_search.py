@@ -1,0 +1,206 @@
+"""Chat search: Postgres full text over titles and messages, ranking, snippets, filters, isolation."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from services import chat
+from services.chat import ConversationFilters
+from services.context import Ctx
+from services.db import global_session
+from services.errors import ValidationError
+from tests.services.test_chat_support import new_ctx, sql
+from tests.services.test_tenancy import conninfo
+
+FILLER = (
+    "The weather was mild and the train left on time while the passengers read their newspapers and "
+    "talked about the harvest, the prices at the market, the football results and the coming holidays. "
+)
+
+
+@pytest.fixture
+async def alice(tenant) -> Ctx:  # type: ignore[no-untyped-def]
+    return await new_ctx(tenant.id, "alice@example.com")
+
+
+async def conversation(
+    ctx: Ctx, title: str, *texts: str
+) -> tuple[chat.ConversationInfo, list[chat.MessageInfo]]:
+    c = await chat.create_conversation(ctx, title=title)
+    parent = None
+    messages = []
+    for i, body in enumerate(texts):
+        if i % 2 == 0:
+            m = await chat.add_user_message(ctx, c.id, parent, body)
+        else:
+            m = await chat.save_assistant_message(ctx, c.id, parent, body)
+        messages.append(m)
+        parent = m.id
+    return c, messages
+
+
+async def test_ranking_snippets_and_the_matching_message(alice) -> None:
+    titled, _ = await conversation(
+        alice, "Quokka facts", "Tell me about marsupials", "They carry young in a pouch."
+    )
+    dense, dense_msgs = await conversation(
+        alice,
+        "Island trip",
+        "Where can I see one?",
+        "On Rottnest Island the quokka is everywhere: quokka selfies, quokka signs.",
+    )
+    sparse, sparse_msgs = await conversation(
+        alice,
+        "Long read",
+        "Summarise this",
+        FILLER * 3 + "Somewhere in it a quokka appears once. " + FILLER * 3,
+    )
+    await conversation(alice, "Unrelated", "Kangaroos and wallabies", "Both hop.")
+
+    hits = await chat.search(alice, "Quokka")
+    assert [h.conversation_id for h in hits] == [titled.id, dense.id, sparse.id]
+    assert hits[0].rank > hits[1].rank > hits[2].rank > 0
+
+    # A title-only match has no message; its snippet is the highlighted title.
+    assert hits[0].message_id is None and hits[0].snippet == "«Quokka» facts"
+    # A message match points at the message, so the UI can open the conversation there.
+    assert hits[1].message_id == dense_msgs[1].id and hits[1].title == "Island trip"
+    assert hits[1].snippet.count("«quokka»") == 3
+    assert hits[2].message_id == sparse_msgs[1].id
+    assert "«quokka» appears once" in hits[2].snippet and len(hits[2].snippet) < 400
+    assert [p.text for p in hits[2].parts if p.hit] == ["quokka"]
+    assert "".join(p.text for p in hits[2].parts) == hits[2].snippet.replace("«", "").replace("»", "")
+
+
+async def test_websearch_syntax_and_case(alice) -> None:
+    a, _ = await conversation(
+        alice, "Recipes", "How long to bake sourdough bread?", "About 45 minutes at 230 °C."
+    )
+    b, _ = await conversation(alice, "Shopping", "Buy bread and milk", "Noted.")
+    c, _ = await conversation(alice, "Garden", "When to plant tomatoes?", "After the last frost.")
+    assert {h.conversation_id for h in await chat.search(alice, "BREAD")} == {a.id, b.id}
+    assert [h.conversation_id for h in await chat.search(alice, '"sourdough bread"')] == [a.id]
+    assert [h.conversation_id for h in await chat.search(alice, "bread -milk")] == [a.id]
+    assert {h.conversation_id for h in await chat.search(alice, "milk or tomatoes")} == {b.id, c.id}
+    assert await chat.search(alice, "   ") == []
+    assert await chat.search(alice, "!!! ???") == []  # no searchable word
+    with pytest.raises(ValidationError, match="too long"):
+        await chat.search(alice, "x" * 501)
+
+
+async def test_matches_in_other_branches_and_markers_in_text(alice) -> None:
+    c = await chat.create_conversation(alice, title="Branches")
+    q = await chat.add_user_message(alice, c.id, None, "Say «hello» \x02politely\x03 to the pangolin")
+    old = await chat.save_assistant_message(alice, c.id, q.id, "Hello, dear pangolin.")
+    await chat.save_assistant_message(alice, c.id, q.id, "Hi there.")  # regenerated: the match is off-branch
+    hits = await chat.search(alice, "pangolin")
+    assert len(hits) == 1 and hits[0].message_id in (q.id, old.id)
+    # Quotes and control characters in the text do not confuse the highlighting.
+    hits = await chat.search(alice, "politely")
+    assert [p.text for p in hits[0].parts if p.hit] == ["politely"]
+    assert "«hello»" in hits[0].snippet
+    # Opening the hit shows its branch.
+    assert await chat.select_sibling(alice, c.id, old.id) == old.id
+
+
+async def test_search_filters(alice) -> None:
+    folder = await chat.create_folder(alice, "Projects")
+    tag = await chat.create_tag(alice, "todo")
+    await conversation(alice, "plain", "zebra crossing")
+    filed, _ = await conversation(alice, "filed", "zebra stripes")
+    await chat.move_to_folder(alice, filed.id, folder.id)
+    tagged, _ = await conversation(alice, "tagged", "zebra mussels")
+    await chat.tag_conversation(alice, tagged.id, tag.id)
+    pinned, _ = await conversation(alice, "pinned", "zebra finch")
+    await chat.set_pinned(alice, pinned.id, True)
+    archived, _ = await conversation(alice, "archived", "zebra fish")
+    await chat.set_archived(alice, archived.id, True)
+
+    async def found(**kwargs: object) -> set[str]:
+        hits = await chat.search(alice, "zebra", ConversationFilters(**kwargs))  # type: ignore[arg-type]
+        return {h.title for h in hits}
+
+    assert {h.title for h in await chat.search(alice, "zebra")} == {
+        "plain",
+        "filed",
+        "tagged",
+        "pinned",
+        "archived",
+    }
+    assert await found() == {"plain", "filed", "tagged", "pinned"}  # the default filter hides archived ones
+    assert await found(archived=True) == {"archived"}
+    assert await found(folder_id=folder.id) == {"filed"}
+    assert await found(tag_id=tag.id) == {"tagged"}
+    assert await found(pinned=True) == {"pinned"}
+    assert len(await chat.search(alice, "zebra", limit=2)) == 2
+    with pytest.raises(ValidationError):
+        await chat.search(alice, "zebra", limit=0)
+
+
+async def test_search_is_per_user(alice, tenant, other_tenant) -> None:
+    bob = await new_ctx(tenant.id, "bob@example.com")
+    eve = await new_ctx(other_tenant.id, "eve@example.com")
+    await conversation(alice, "Axolotl care", "How warm should the axolotl tank be?", "Cool: 16-18 °C.")
+    mine, _ = await conversation(bob, "Bob's axolotl", "axolotl names?", "Axel.")
+    assert [h.conversation_id for h in await chat.search(bob, "axolotl")] == [mine.id]
+    assert await chat.search(eve, "axolotl") == []
+    assert len(await chat.search(alice, "axolotl")) == 1
+
+
+async def test_the_search_columns_match_their_gin_indexes(owner_url: str) -> None:
+    """The generated columns and the queries use the same configuration, so the GIN indexes apply (the
+    planner's choice at scale is shown by bench/chat_db.py). Checked as the owner: no RLS predicate."""
+    async with await psycopg.AsyncConnection.connect(conninfo(owner_url)) as conn:
+        await conn.execute("SET enable_seqscan = off")
+        for table in ("conversations", "messages"):
+            cur = await conn.execute(
+                f"EXPLAIN SELECT id FROM {table} WHERE search @@ websearch_to_tsquery('simple', %s)",
+                ("okapi",),
+            )
+            plan = "\n".join(str(r[0]) for r in await cur.fetchall())
+            assert f"Bitmap Index Scan on ix_{table}_search" in plan, plan
+
+
+async def test_the_matching_function_keeps_to_the_current_tenant_and_user(
+    alice, tenant, other_tenant
+) -> None:
+    """`chat_search_matches` runs as its owner (so it can use the GIN indexes): it must apply the tenant rule
+    itself. Called as the app role with raw SQL, it never returns another tenant's or user's rows."""
+    bob = await new_ctx(tenant.id, "bob@example.com")
+    eve = await new_ctx(other_tenant.id, "eve@example.com")
+    mine, _ = await conversation(alice, "Kiwi", "kiwi fruit")
+    await conversation(bob, "Kiwi too", "kiwi bird")
+    await conversation(eve, "Kiwi three", "kiwi shoe polish")
+    statement = "SELECT conversation_id FROM chat_search_matches(to_tsquery('simple', 'kiwi'), :u)"
+    assert set(await sql(alice.tenant_id, statement, u=alice.user_id)) == {(mine.id,)}  # title + message
+    assert await sql(alice.tenant_id, statement, u=eve.user_id) == []  # another tenant's user: nothing
+    async with global_session() as session:  # no tenant set: nothing, whoever is asked for
+        for user in (alice.user_id, eve.user_id):
+            assert (await session.execute(text(statement), {"u": user})).all() == []
+    (definition,) = await sql(
+        alice.tenant_id,
+        "SELECT prosecdef, proconfig FROM pg_proc WHERE proname = 'chat_search_matches'",
+    )
+    assert definition[0] is True and "search_path=pg_catalog, pg_temp" in definition[1]
+
+
+async def test_the_matching_function_answers_only_roles_that_may_read_the_tables(
+    alice, owner_url: str
+) -> None:
+    mine, _ = await conversation(alice, "Wombat", "wombat burrows")
+    call = "SELECT conversation_id FROM chat_search_matches(to_tsquery('simple', 'wombat'), %s)"
+    async with await psycopg.AsyncConnection.connect(conninfo(owner_url), autocommit=True) as conn:
+        await conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'chat_test_outsider') THEN"
+            " CREATE ROLE chat_test_outsider NOLOGIN; END IF; END $$"
+        )
+        for role, expected in (("app", {(mine.id,)}), ("chat_test_outsider", set())):
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL SESSION AUTHORIZATION {role}")
+                await conn.execute(
+                    "SELECT set_config('app.current_tenant_id', %s, true)", (str(alice.tenant_id),)
+                )
+                rows = await (await conn.execute(call, (alice.user_id,))).fetchall()
+                assert set(rows) == expected, role
