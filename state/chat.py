@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ import reflex as rx
 
 from services import ai_catalog, chat
 from services.chat.common import DEFAULT_TITLE
+from services.chat.messages import clean_user_text
 from services.context import Ctx
 from services.errors import ServiceError
 from services.llm import ChatMessage, collect_reply
@@ -45,6 +47,21 @@ def _msg_dict(step: chat.PathStep) -> dict[str, Any]:
     }
 
 
+def _pending_msg_dict(message_id: uuid.UUID, text: str) -> dict[str, Any]:
+    return {
+        "id": str(message_id),
+        "role": "user",
+        "text": text,
+        "status": "complete",
+        "error": "",
+        "model": "",
+        "index": 1,
+        "count": 1,
+        "prev_id": "",
+        "next_id": "",
+    }
+
+
 def _new_msg_dict(m: chat.MessageInfo) -> dict[str, Any]:
     return {
         "id": str(m.id),
@@ -61,7 +78,28 @@ def _new_msg_dict(m: chat.MessageInfo) -> dict[str, Any]:
 
 
 def _conv_dict(c: chat.ConversationInfo) -> dict[str, Any]:
-    return {"id": str(c.id), "title": c.title, "pinned": c.pinned}
+    return {
+        "id": str(c.id),
+        "title": c.title,
+        "pinned": c.pinned,
+        "archived": c.archived,
+        "folder_id": str(c.folder_id) if c.folder_id else "",
+        "tag_ids": [str(t) for t in c.tag_ids],
+    }
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class StreamState(rx.State):
+    """The reply being streamed: one small var in its own state, so each update re-renders only the
+    streaming bubble, not the conversation or the sidebar."""
+
+    text: str = ""
 
 
 class ChatState(rx.State):
@@ -70,6 +108,12 @@ class ChatState(rx.State):
     has_more: bool = False
     search_query: str = ""
     results: list[dict[str, Any]] = []
+    view: str = "all"  # all | pinned | archived | folder:<id> | tag:<id>
+    folders: list[dict[str, str]] = []
+    tags: list[dict[str, str]] = []
+    dialog: str = ""  # rename | new_folder | new_tag | delete
+    dialog_target: str = ""
+    dialog_value: str = ""
     utc_offset: int = 0
     searching: bool = False
     # The open conversation.
@@ -84,7 +128,6 @@ class ChatState(rx.State):
     no_models: str = ""
     # Streaming.
     streaming: bool = False
-    stream_text: str = ""
     error: str = ""
     retry_parent: str = ""
     editing_id: str = ""
@@ -98,6 +141,7 @@ class ChatState(rx.State):
     _ctx: Ctx | None = None
     _armed: str = ""
     _history: list[ChatMessage] = []
+    _insert: dict[str, str] = {}
     _import_data: bytes = b""
     _import_name: str = ""
 
@@ -114,15 +158,23 @@ class ChatState(rx.State):
         except ServiceError:
             return
         await self._load_models(ctx)
+        await self._load_labels(ctx)
         await self._load_sidebar(ctx, reset=True)
         cid = self.router.page.params.get("cid", "")
-        self.focus_message = self.router.url.query_parameters.get("m", "")
+        focus = _uuid_or_none(self.router.url.query_parameters.get("m", ""))
+        self.focus_message = str(focus) if focus else ""
         if not self.streaming:
-            self.stream_text = ""
+            (await self.get_state(StreamState)).text = ""
         if cid:
             await self._open(ctx, cid)
+            if self.focus_message:  # a search result: show the matching message
+                return rx.call_script(
+                    f"setTimeout(() => document.getElementById('msg-{self.focus_message}')"
+                    "?.scrollIntoView({block: 'center'}), 150)"
+                )
         else:
             self.conversation_id, self.title, self.messages, self.pinned = "", "", [], False
+        return None
 
     async def _load_models(self, ctx: Ctx) -> None:
         cat = await ai_catalog.catalog(ctx)
@@ -134,8 +186,25 @@ class ChatState(rx.State):
     async def _load_sidebar(self, ctx: Ctx, *, reset: bool) -> None:
         cursor = None if reset else self._cursor or None
         self._apply_sidebar(
-            await chat.list_conversations(ctx, cursor=cursor, page_size=PAGE_SIZE), reset=reset
+            await chat.list_conversations(ctx, self._filters(), cursor=cursor, page_size=PAGE_SIZE),
+            reset=reset,
         )
+
+    def _filters(self) -> chat.ConversationFilters:
+        kind, _, ident = self.view.partition(":")
+        if kind == "pinned":
+            return chat.ConversationFilters(pinned=True)
+        if kind == "archived":
+            return chat.ConversationFilters(archived=True)
+        if kind == "folder" and (folder_id := _uuid_or_none(ident)):
+            return chat.ConversationFilters(folder_id=folder_id)
+        if kind == "tag" and (tag_id := _uuid_or_none(ident)):
+            return chat.ConversationFilters(tag_id=tag_id)
+        return chat.ConversationFilters()
+
+    async def _load_labels(self, ctx: Ctx) -> None:
+        self.folders = [{"id": str(f.id), "name": f.name} for f in await chat.list_folders(ctx)]
+        self.tags = [{"id": str(t.id), "name": t.name} for t in await chat.list_tags(ctx)]
 
     def _apply_sidebar(self, page: chat.ConversationPage, *, reset: bool) -> None:
         convs = ([] if reset else list(self._convs)) + list(page.items)
@@ -206,37 +275,49 @@ class ChatState(rx.State):
         text = str(form.get("message", "")).strip()
         if self.streaming or not text:
             return
-        return await self._submit(text, parent_id=self._leaf_id(), new_branch=False)
+        async for update in self._submit(text, parent_id=self._leaf_id(), new_branch=False):
+            yield update
 
     def _leaf_id(self) -> str:
         return self.messages[-1]["id"] if self.messages else ""
 
-    async def _submit(self, text: str, *, parent_id: str, new_branch: bool):  # type: ignore[no-untyped-def]
-        """Store the user's message (one INSERT), show it, and start the reply."""
+    async def _submit(self, text: str, *, parent_id: str, new_branch: bool) -> AsyncIterator[Any]:
+        """Show the user's message and start the reply at once. The reply task stores the message (one
+        INSERT) while the provider is being asked, and stores the reply only after that INSERT."""
         self.error = ""
         try:
+            text = clean_user_text(text)
             ctx = await require_user(self)
             if not self.model_key:
                 self.error = self.no_models or "Choose a model first."
-                return None
+                return
             provider_id, model = ai_catalog.split_key(self.model_key)
             if not self.conversation_id:
                 conv = await chat.create_conversation(ctx, provider=provider_id, model=model)
                 self.conversation_id, self.title = str(conv.id), conv.title
-            msg = await chat.add_user_message(
-                ctx, uuid.UUID(self.conversation_id), uuid.UUID(parent_id) if parent_id else None, text
-            )
         except ServiceError as exc:
             self.error = str(exc)
-            return None
+            return
+        msg_id = str(uuid.uuid4())
         self.draft = ""
         self.editing_id = ""
         if new_branch:
-            await self._load_messages(ctx)  # the visible branch changed: sibling counts too
-        else:
-            self.messages = [*self.messages, _new_msg_dict(msg)]
-        script = rx.call_script(f"window.history.replaceState(null, '', '/c/{self.conversation_id}')")
-        return [script, self._arm(ctx, str(msg.id))]
+            self.messages = [*self.messages[: self._index(parent_id) + 1]] if parent_id else []
+        self.messages = [*self.messages, _pending_msg_dict(uuid.UUID(msg_id), text)]
+        self._insert = {
+            "id": msg_id,
+            "parent": parent_id,
+            "text": text,
+            "branch": "yes" if new_branch else "",
+        }
+        yield [
+            rx.call_script(f"window.history.replaceState(null, '', '/c/{self.conversation_id}')"),
+            self._arm(ctx, msg_id),
+        ]
+
+    def _index(self, message_id: str) -> int:
+        ids = [m["id"] for m in self.messages]
+        return ids.index(message_id) if message_id in ids else -1
 
     def _arm(self, ctx: Ctx, parent_id: str) -> Any:
         """Prepare the background reply to `parent_id` (a message on the visible branch). Only a handler that
@@ -247,7 +328,6 @@ class ChatState(rx.State):
         self._ctx, self._armed = ctx, parent_id
         self._stop = False
         self.streaming = True
-        self.stream_text = ""
         self.error = ""
         self.retry_parent = ""
         return ChatState.stream_reply(parent_id)  # type: ignore[misc]
@@ -262,16 +342,22 @@ class ChatState(rx.State):
             if not parent_id or self._armed != parent_id or self._ctx is None:
                 return
             cid, key, ctx, history = self.conversation_id, self.model_key, self._ctx, list(self._history)
-            self._armed, self._ctx, self._history = "", None, []
+            pending = dict(self._insert) if self._insert.get("id") == parent_id else None
+            self._armed, self._ctx, self._history, self._insert = "", None, [], {}
+            (await self.get_state(StreamState)).text = ""
         partial = ""
+        # The user's message is written while the provider is asked; the reply waits for it.
+        insert = asyncio.create_task(self._store_user_message(ctx, cid, pending)) if pending else None
 
         async def on_text(text: str) -> None:
             nonlocal partial
             partial = text
             async with self:
-                self.stream_text = text
+                (await self.get_state(StreamState)).text = text
 
         async def should_stop() -> bool:
+            if insert is not None and insert.done() and insert.result() is not None:
+                return True  # the user's message could not be stored: do not go on
             async with self:
                 return self._stop
 
@@ -280,20 +366,62 @@ class ChatState(rx.State):
             provider, model, _label = await ai_catalog.provider_for(ctx, key)
             outcome = await run_reply(provider, model, history, on_text=on_text, should_stop=should_stop)
         except ServiceError as exc:
+            if await self._user_message_failed(insert):
+                return
             await self._finish(ctx, cid, parent_id, key, "", "error", str(exc), None)
             return
         except asyncio.CancelledError:
             # The server is stopping: keep what arrived, marked unfinished.
+            if insert is not None:
+                await asyncio.shield(insert)
             await asyncio.shield(
                 self._finish(
                     ctx, cid, parent_id, key, partial, "unfinished", "The reply was interrupted.", None
                 )
             )
             raise
+        if await self._user_message_failed(insert):
+            return
         await self._finish(ctx, cid, parent_id, key, outcome.text, outcome.status, outcome.error, outcome)
         if outcome.status == "complete":
             await self._maybe_title(ctx, cid, provider, model)
         log.debug("reply in %s", datetime.now(UTC) - started)
+
+    async def _store_user_message(self, ctx: Ctx, cid: str, pending: dict[str, str]) -> str | None:
+        """INSERT the user's message; None when stored, else the error to show."""
+        try:
+            await chat.add_user_message(
+                ctx,
+                uuid.UUID(cid),
+                _uuid_or_none(pending["parent"]),
+                pending["text"],
+                message_id=uuid.UUID(pending["id"]),
+            )
+        except ServiceError as exc:
+            return f"Your message was not saved: {exc}"
+        if pending.get("branch"):  # an edit: the branch's sibling counts changed
+            steps = (await chat.get_tree(ctx, uuid.UUID(cid))).path()
+            async with self:
+                if cid == self.conversation_id:
+                    self.messages = [_msg_dict(step) for step in steps]
+        return None
+
+    async def _user_message_failed(self, insert: asyncio.Task[str | None] | None) -> bool:
+        """Wait for the user's message to be stored; on failure show why and end the reply unsaved."""
+        error = await insert if insert is not None else None
+        if error is None:
+            return False
+        async with self:
+            self.streaming = False
+            (await self.get_state(StreamState)).text = ""
+            self.error = error
+            if self.messages and self.messages[-1]["role"] == "user":
+                # Keep what the user typed on screen (to copy or send again), marked as not saved.
+                self.messages = [
+                    *self.messages[:-1],
+                    {**self.messages[-1], "status": "error", "error": error},
+                ]
+        return True
 
     async def _finish(
         self, ctx: Ctx, cid: str, parent_id: str, key: str, text: str, status: str, error: str, outcome: Any
@@ -319,15 +447,16 @@ class ChatState(rx.State):
         except ServiceError as exc:
             error = f"{error} (and the reply could not be saved: {exc})" if error else str(exc)
             status = "error"
-        page = await chat.list_conversations(ctx, page_size=PAGE_SIZE)
         async with self:
+            filters = self._filters()
             showing = cid == self.conversation_id
             # A reply to the last message shown is appended; a regenerated one changes sibling counts.
             append = saved is not None and bool(self.messages) and self.messages[-1]["id"] == parent_id
         steps = (await chat.get_tree(ctx, uuid.UUID(cid))).path() if showing and not append else None
+        page = await chat.list_conversations(ctx, filters, page_size=PAGE_SIZE)
         async with self:
             self.streaming = False
-            self.stream_text = ""
+            (await self.get_state(StreamState)).text = ""
             if cid == self.conversation_id:
                 if steps is not None:
                     self.messages = [_msg_dict(step) for step in steps]
@@ -343,6 +472,7 @@ class ChatState(rx.State):
             if cid != self.conversation_id or self.title != DEFAULT_TITLE or not self.messages:
                 return
             first = self.messages[0]["text"]
+            filters = self._filters()
         title = ""
         with contextlib.suppress(Exception):
             prompt = [
@@ -358,7 +488,7 @@ class ChatState(rx.State):
             title = " ".join(reply.text.split()).strip('"').strip()[:80] if reply.ok else ""
         title = title or chat.fallback_title(first)
         await chat.set_title(ctx, uuid.UUID(cid), title)
-        page = await chat.list_conversations(ctx, page_size=PAGE_SIZE)
+        page = await chat.list_conversations(ctx, filters, page_size=PAGE_SIZE)
         async with self:
             if cid == self.conversation_id:
                 self.title = title
@@ -409,7 +539,8 @@ class ChatState(rx.State):
         if idx < 0:
             return
         parent = self.messages[idx - 1]["id"] if idx > 0 else ""
-        return await self._submit(self.draft.strip(), parent_id=parent, new_branch=True)
+        async for update in self._submit(self.draft.strip(), parent_id=parent, new_branch=True):
+            yield update
 
     @rx.event
     async def show_sibling(self, message_id: str):
@@ -425,6 +556,7 @@ class ChatState(rx.State):
     # Conversation actions -------------------------------------------------------------------------------
 
     async def _act(self, cid: str, action: str, value: Any = None) -> None:
+        """One sidebar action on a conversation of the user (services check ownership)."""
         try:
             ctx = await require_user(self)
             conv_id = uuid.UUID(cid)
@@ -436,9 +568,15 @@ class ChatState(rx.State):
                 await chat.set_archived(ctx, conv_id, bool(value))
             elif action == "delete":
                 await chat.delete_conversation(ctx, conv_id)
+            elif action == "folder":
+                await chat.move_to_folder(ctx, conv_id, _uuid_or_none(str(value)))
+            elif action == "tag":
+                await chat.tag_conversation(ctx, conv_id, uuid.UUID(str(value)))
+            elif action == "untag":
+                await chat.untag_conversation(ctx, conv_id, uuid.UUID(str(value)))
             await self._load_sidebar(ctx, reset=True)
             if cid == self.conversation_id:
-                if action == "delete" or action == "archive":
+                if action in ("delete", "archive") and value is not False:
                     self.conversation_id, self.messages, self.title = "", [], ""
                 else:
                     await self._open(ctx, cid)
@@ -446,27 +584,71 @@ class ChatState(rx.State):
             self.error = str(exc)
 
     @rx.event
-    async def rename(self, cid: str, title: str):
-        await self._act(cid, "rename", title)
-
-    @rx.event
-    async def rename_current(self, form: dict):
-        await self._act(self.conversation_id, "rename", form.get("title", ""))
-
-    @rx.event
     async def toggle_pin(self, cid: str, pinned: bool):
         await self._act(cid, "pin", not pinned)
 
     @rx.event
-    async def archive(self, cid: str):
-        await self._act(cid, "archive", True)
+    async def archive(self, cid: str, archived: bool = False):
+        await self._act(cid, "archive", not archived)
 
     @rx.event
-    async def delete(self, cid: str):
+    async def move_to_folder(self, cid: str, folder_id: str):
+        await self._act(cid, "folder", folder_id)
+
+    @rx.event
+    async def toggle_tag(self, cid: str, tag_id: str, tagged: bool):
+        await self._act(cid, "untag" if tagged else "tag", tag_id)
+
+    @rx.event
+    async def set_view(self, view: str):
+        self.view = view
+        self.results, self.search_query = [], ""
+        try:
+            await self._load_sidebar(await require_user(self), reset=True)
+        except ServiceError as exc:
+            self.error = str(exc)
+
+    # Dialogs: rename, new folder, new tag (with a name) and delete (a confirmation).
+
+    @rx.event
+    def open_dialog(self, kind: str, target: str = "", value: str = ""):
+        if kind in ("rename", "new_folder", "new_tag", "delete"):
+            self.dialog, self.dialog_target, self.dialog_value = kind, target, value
+
+    @rx.event
+    def close_dialog(self, _open: bool = False):
+        self.dialog = self.dialog_target = self.dialog_value = ""
+
+    @rx.event
+    async def submit_dialog(self, form: dict):
+        kind, target, name = self.dialog, self.dialog_target, str(form.get("name", "")).strip()
+        self.dialog = self.dialog_target = self.dialog_value = ""
+        try:
+            ctx = await require_user(self)
+            if kind == "rename":
+                await self._act(target, "rename", name)
+            elif kind == "new_folder":
+                folder = await chat.create_folder(ctx, name)
+                await self._load_labels(ctx)
+                if target:
+                    await self._act(target, "folder", str(folder.id))
+            elif kind == "new_tag":
+                tag = await chat.create_tag(ctx, name)
+                await self._load_labels(ctx)
+                if target:
+                    await self._act(target, "tag", str(tag.id))
+        except ServiceError as exc:
+            self.error = str(exc)
+
+    @rx.event
+    async def confirm_delete(self):
+        cid = self.dialog_target
+        self.dialog = self.dialog_target = ""
         was_open = cid == self.conversation_id
         await self._act(cid, "delete")
         if was_open:
             return rx.redirect("/")
+        return None
 
     # Search ---------------------------------------------------------------------------------------------
 
@@ -479,7 +661,10 @@ class ChatState(rx.State):
             return
         try:
             ctx = await require_user(self)
-            hits = await chat.search(ctx, query, limit=30)
+            filters = self._filters()
+            if self.view == "all":
+                filters = chat.ConversationFilters(archived=None)  # search finds archived chats too
+            hits = await chat.search(ctx, query, filters, limit=30)
         except ServiceError as exc:
             self.error = str(exc)
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.shell import branded, loading, no_workspace, top_bar
-from state.chat import ChatState
+from state.chat import ChatState, StreamState
 from state.session import SessionState
 
 UPLOAD_ID = "import-upload"
@@ -16,7 +16,8 @@ def _code_block(value: object, **props: object) -> rx.Component:
 
 
 def markdown(text: rx.Var) -> rx.Component:
-    return rx.markdown(text, component_map={"pre": _code_block}, class_name="solo-md")
+    # No raw HTML: model output and imported text are untrusted (rehype-raw would render their HTML).
+    return rx.markdown(text, component_map={"pre": _code_block}, class_name="solo-md", use_raw=False)
 
 
 def conversation_item(c: rx.Var) -> rx.Component:
@@ -43,9 +44,50 @@ def conversation_item(c: rx.Var) -> rx.Component:
                 rx.menu.item(
                     rx.cond(c["pinned"], "Unpin", "Pin"), on_select=ChatState.toggle_pin(c["id"], c["pinned"])
                 ),
-                rx.menu.item("Archive", on_select=ChatState.archive(c["id"])),
+                rx.menu.item("Rename…", on_select=ChatState.open_dialog("rename", c["id"], c["title"])),
+                rx.menu.sub(
+                    rx.menu.sub_trigger("Move to folder"),
+                    rx.menu.sub_content(
+                        rx.menu.item("No folder", on_select=ChatState.move_to_folder(c["id"], "")),
+                        rx.foreach(
+                            ChatState.folders,
+                            lambda f: rx.menu.item(
+                                rx.cond(c["folder_id"] == f["id"], "✓ ", ""),
+                                f["name"],
+                                on_select=ChatState.move_to_folder(c["id"], f["id"]),
+                            ),
+                        ),
+                        rx.menu.separator(),
+                        rx.menu.item(
+                            "New folder…", on_select=ChatState.open_dialog("new_folder", c["id"], "")
+                        ),
+                    ),
+                ),
+                rx.menu.sub(
+                    rx.menu.sub_trigger("Tags"),
+                    rx.menu.sub_content(
+                        rx.foreach(
+                            ChatState.tags,
+                            lambda t: rx.menu.item(
+                                rx.cond(c["tag_ids"].to(list[str]).contains(t["id"]), "✓ ", ""),
+                                t["name"],
+                                on_select=ChatState.toggle_tag(
+                                    c["id"], t["id"], c["tag_ids"].to(list[str]).contains(t["id"])
+                                ),
+                            ),
+                        ),
+                        rx.menu.separator(),
+                        rx.menu.item("New tag…", on_select=ChatState.open_dialog("new_tag", c["id"], "")),
+                    ),
+                ),
+                rx.menu.item(
+                    rx.cond(c["archived"], "Unarchive", "Archive"),
+                    on_select=ChatState.archive(c["id"], c["archived"]),
+                ),
                 rx.menu.separator(),
-                rx.menu.item("Delete", color="red", on_select=ChatState.delete(c["id"])),
+                rx.menu.item(
+                    "Delete…", color="red", on_select=ChatState.open_dialog("delete", c["id"], c["title"])
+                ),
             ),
         ),
         align="center",
@@ -54,6 +96,84 @@ def conversation_item(c: rx.Var) -> rx.Component:
         border_radius="6px",
         background=rx.cond(c["id"] == ChatState.conversation_id, rx.color("accent", 4), "transparent"),
         _hover={"background": rx.color("accent", 3)},
+    )
+
+
+def view_picker() -> rx.Component:
+    """Which conversations the sidebar (and search) covers: all, pinned, archived, a folder or a tag."""
+    return rx.el.select(
+        rx.el.option("All chats", value="all"),
+        rx.el.option("Pinned", value="pinned"),
+        rx.el.option("Archived", value="archived"),
+        rx.foreach(
+            ChatState.folders, lambda f: rx.el.option("Folder: ", f["name"], value="folder:" + f["id"])
+        ),
+        rx.foreach(ChatState.tags, lambda t: rx.el.option("Tag: ", t["name"], value="tag:" + t["id"])),
+        value=ChatState.view,
+        on_change=ChatState.set_view,
+        aria_label="Show",
+        class_name="solo-native-select",
+    )
+
+
+def dialogs() -> rx.Component:
+    names = {"rename": "Rename conversation", "new_folder": "New folder", "new_tag": "New tag"}
+    return rx.fragment(
+        rx.dialog.root(
+            rx.dialog.content(
+                rx.dialog.title(
+                    rx.match(ChatState.dialog, *[(k, v) for k, v in names.items()], ""),
+                ),
+                rx.form(
+                    rx.vstack(
+                        rx.input(
+                            name="name",
+                            default_value=ChatState.dialog_value,
+                            aria_label="Name",
+                            auto_focus=True,
+                            width="100%",
+                            max_length=300,
+                        ),
+                        rx.hstack(
+                            rx.dialog.close(
+                                rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                            ),
+                            rx.button("Save", type="submit"),
+                            justify="end",
+                            width="100%",
+                        ),
+                        spacing="3",
+                    ),
+                    on_submit=ChatState.submit_dialog,
+                    reset_on_submit=True,
+                ),
+                max_width="420px",
+            ),
+            open=(ChatState.dialog != "") & (ChatState.dialog != "delete"),
+            on_open_change=ChatState.close_dialog,
+        ),
+        rx.alert_dialog.root(
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Delete this conversation?"),
+                rx.alert_dialog.description(
+                    "“",
+                    ChatState.dialog_value,
+                    "” and all its messages will be deleted. This cannot be undone.",
+                ),
+                rx.hstack(
+                    rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                    rx.alert_dialog.action(
+                        rx.button("Delete", color_scheme="red", on_click=ChatState.confirm_delete)
+                    ),
+                    justify="end",
+                    spacing="3",
+                    margin_top="16px",
+                ),
+                max_width="420px",
+            ),
+            open=ChatState.dialog == "delete",
+            on_open_change=ChatState.close_dialog,
+        ),
     )
 
 
@@ -75,6 +195,25 @@ def sidebar_content() -> rx.Component:
             ),
             on_submit=ChatState.search,
             width="100%",
+        ),
+        rx.hstack(
+            view_picker(),
+            rx.icon_button(
+                rx.icon("folder_plus", size=14),
+                variant="ghost",
+                size="1",
+                aria_label="New folder",
+                on_click=ChatState.open_dialog("new_folder", "", ""),
+            ),
+            rx.icon_button(
+                rx.icon("tag", size=14),
+                variant="ghost",
+                size="1",
+                aria_label="New tag",
+                on_click=ChatState.open_dialog("new_tag", "", ""),
+            ),
+            width="100%",
+            align="center",
         ),
         rx.cond(
             ChatState.search_query != "",
@@ -313,6 +452,7 @@ def message_view(m: rx.Var) -> rx.Component:
         ),
         id="msg-" + m["id"].to(str),
         data_role=m["role"],
+        data_focus=rx.cond(m["id"] == ChatState.focus_message, "yes", ""),
         class_name="solo-message",
         width="100%",
     )
@@ -403,9 +543,7 @@ def conversation() -> rx.Component:
                 rx.cond(
                     ChatState.streaming,
                     rx.box(
-                        rx.cond(
-                            ChatState.stream_text == "", rx.spinner(size="2"), markdown(ChatState.stream_text)
-                        ),
+                        rx.cond(StreamState.text == "", rx.spinner(size="2"), markdown(StreamState.text)),
                         id="streaming-reply",
                         aria_live="polite",
                         width="100%",
@@ -457,6 +595,7 @@ def chat_page() -> rx.Component:
                 SessionState.ready & SessionState.signed_in,
                 rx.vstack(
                     top_bar(drawer=sidebar_content()),
+                    dialogs(),
                     rx.hstack(sidebar(), conversation(), spacing="0", width="100%", align="stretch"),
                     spacing="0",
                     width="100%",

@@ -137,13 +137,17 @@ async def add_user_message(
     text: str,
     *,
     content_parts: Sequence[dict[str, Any]] = (),
+    message_id: uuid.UUID | None = None,
 ) -> MessageInfo:
     """Store what the user wrote, as a child of `parent_id` (None: a first message).
 
     To edit a message, add the new text with the edited message's parent: it becomes a sibling branch.
+    `message_id` lets the caller choose the id (so it can start the model call while this INSERT runs).
     """
     require(ctx, "workspace.use")
     values = _values(conversation_id, parent_id, "user", clean_user_text(text), _parts(content_parts))
+    if message_id is not None:
+        values["id"] = message_id
     async with tenant_session(ctx.tenant_id) as session:
         await _append(session, ctx, values)
     return message_info(values)

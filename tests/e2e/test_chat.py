@@ -150,3 +150,78 @@ async def test_export_then_import_round_trips(member: Page, llm: FakeLLMServer, 
     await expect(member.get_by_role("status").filter(has_text="Imported 1 conversation")).to_be_visible()
     links = member.locator(".solo-sidebar a").filter(has_text=data["conversations"][0]["title"])
     await expect(links).to_have_count(2)
+
+
+async def test_markdown_renders_but_html_from_the_model_does_not(member: Page, llm: FakeLLMServer) -> None:
+    reply = (
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```\n\n"
+        '<img src="x" onerror="window.__pwned = 1"> <b>not bold</b>'
+    )
+    llm.configure(reply=replies(reply))
+    await _send(member, "Show me markdown")
+    last = assistant(member).last
+    await expect(last.locator("table")).to_be_visible()
+    await expect(last.get_by_text("print('hi')")).to_be_visible()
+    await expect(last.locator("img")).to_have_count(0)
+    await expect(last.locator("b")).to_have_count(0)
+    assert await member.evaluate("window.__pwned") is None
+
+
+async def test_rename_folder_tag_filter_and_delete_with_confirmation(
+    member: Page, llm: FakeLLMServer
+) -> None:
+    llm.configure(reply=replies("An answer."))
+    await _send(member, "Organise me")
+    await expect(assistant(member).last).to_contain_text("An answer.")
+    sidebar = member.locator(".solo-sidebar")
+    item = sidebar.locator("a").filter(has_text=re.compile("An answer|Organise|Fake Title")).first
+    await expect(item).to_be_visible()
+    title = (await item.inner_text()).strip()
+
+    await sidebar.get_by_role("button", name=f"Actions for {title}").click()
+    await member.get_by_role("menuitem", name="Rename…").click()
+    await member.get_by_role("textbox", name="Name").fill("Project Apollo")
+    await member.get_by_role("button", name="Save").click()
+    await expect(sidebar.get_by_role("link", name="Project Apollo")).to_be_visible()
+
+    await sidebar.get_by_role("button", name="Actions for Project Apollo").click()
+    await member.get_by_role("menuitem", name="Move to folder").click()
+    await member.get_by_role("menuitem", name="New folder…").click()
+    await member.get_by_role("textbox", name="Name").fill("Space")
+    await member.get_by_role("button", name="Save").click()
+    await member.get_by_label("Show").select_option(label="Folder: Space")
+    await expect(sidebar.get_by_role("link", name="Project Apollo")).to_be_visible()
+    await member.get_by_label("Show").select_option(label="Pinned")
+    await expect(sidebar.get_by_role("link", name="Project Apollo")).to_have_count(0)
+    await member.get_by_label("Show").select_option(label="All chats")
+
+    await sidebar.get_by_role("button", name="Actions for Project Apollo").click()
+    await member.get_by_role("menuitem", name="Delete…").click()
+    await member.get_by_role("alertdialog").get_by_role("button", name="Cancel").click()
+    await expect(sidebar.get_by_role("link", name="Project Apollo")).to_be_visible()
+    await sidebar.get_by_role("button", name="Actions for Project Apollo").click()
+    await member.get_by_role("menuitem", name="Delete…").click()
+    await member.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    await expect(sidebar.get_by_role("link", name="Project Apollo")).to_have_count(0)
+
+
+async def test_another_user_cannot_open_my_conversation(
+    member: Page, llm: FakeLLMServer, app_server, browser
+) -> None:
+    llm.configure(reply=replies("Private answer."))
+    await _send(member, "My secret question")
+    await expect(assistant(member).last).to_contain_text("Private answer.")
+    url = member.url
+    other_ctx = await browser.new_context()
+    other = await other_ctx.new_page()
+    try:
+        await _sign_up(other, app_server.url("/signup"), "Eve", f"eve-{uuid.uuid4().hex[:8]}@example.com")
+        await expect(other).to_have_url(at(app_server, "/"))
+        await other.goto(url)
+        await expect(other.get_by_role("alert")).to_contain_text("does not exist or is not yours")
+        await expect(other.get_by_text("My secret question")).to_have_count(0)
+        await other.get_by_label("Search conversations").fill("secret")
+        await other.get_by_label("Search conversations").press("Enter")
+        await expect(other.locator(".solo-sidebar").get_by_text("Nothing found.")).to_be_visible()
+    finally:
+        await other_ctx.close()
