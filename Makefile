@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PORT ?= 3000
 HOST ?= 127.0.0.1
 
-.PHONY: run test setup lint typecheck pytest bench
+.PHONY: run test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -32,3 +32,15 @@ test:
 bench:
 	@bash scripts/bootstrap.sh
 	@source scripts/env.sh && python bench/startup.py $(BENCH_ARGS)
+
+bench-ttft:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/ttft.py $(BENCH_ARGS)
+
+bench-concurrent:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/concurrent_chats.py $(BENCH_ARGS)
+
+bench-db:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/chat_db.py $(BENCH_ARGS)

@@ -10,6 +10,10 @@ import os
 import reflex as rx
 
 PORT = int(os.environ.get("PORT", "3000"))
+# One worker keeps client state in memory (the database is the source of truth; Reflex's default "disk" mode
+# pickles state to files on every update, which costs more than the streaming itself). With REDIS_URL,
+# several workers share state through Redis.
+REDIS_URL = os.environ.get("REDIS_URL", "")
 
 config = rx.Config(
     app_name="app",
@@ -18,6 +22,10 @@ config = rx.Config(
     api_url=os.environ.get("SOLO_API_URL", f"http://localhost:{PORT}"),
     deploy_url=os.environ.get("SOLO_PUBLIC_URL", f"http://localhost:{PORT}"),
     show_built_with_reflex=False,
+    state_manager_mode=rx.constants.StateManagerMode.REDIS
+    if REDIS_URL
+    else rx.constants.StateManagerMode.MEMORY,
+    redis_url=REDIS_URL or None,
     telemetry_enabled=False,
     plugins=[
         rx.plugins.RadixThemesPlugin(

@@ -15,6 +15,7 @@ logging.getLogger("solo").setLevel(logging.INFO)
 
 app = rx.App(
     stylesheets=["/solo.css"],
+    head_components=[rx.script(src="/solo.js")],
     api_transformer=build_api(),
 )
 

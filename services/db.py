@@ -22,15 +22,27 @@ _engines: dict[str, AsyncEngine] = {}
 _SET_TENANT = text("SELECT set_config('app.current_tenant_id', :t, true)")
 
 
+_urls: dict[tuple[str, str, str, str], str] = {}
+
+
 def app_url() -> str:
-    return database_urls(get_settings())[1]
+    """The app role's URL, worked out once per configuration: finding the embedded server reads its pid
+    file under a file lock, far too slow for every transaction."""
+    s = get_settings()
+    key = (s.database_url, s.app_database_url, s.app_db_password, str(s.pg_data_dir))
+    url = _urls.get(key)
+    if url is None:
+        url = _urls[key] = database_urls(s)[1]
+    return url
 
 
 def get_engine(url: str | None = None) -> AsyncEngine:
     url = url or app_url()
     engine = _engines.get(url)
     if engine is None:
-        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pre-ping (a round trip per transaction); connections are recycled instead, and a dropped
+        # connection fails one transaction, which the caller reports.
+        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
         _engines[url] = engine
     return engine
 

@@ -268,7 +268,13 @@ def sidebar_content() -> rx.Component:
                 ),
                 rx.cond(
                     ChatState.has_more,
-                    rx.button("Load more", variant="ghost", size="1", on_click=ChatState.load_more),
+                    rx.button(
+                        "Load more",
+                        variant="ghost",
+                        size="1",
+                        on_click=ChatState.load_more,
+                        custom_attrs={"data-autoload": "1"},
+                    ),
                 ),
                 spacing="3",
                 width="100%",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, text, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -272,17 +273,26 @@ async def redeem_login_ticket(tctx: TenantCtx, ticket: str) -> tuple[str, dateti
 
 
 async def authenticate(tenant_id: uuid.UUID, token: str, *, ip: str = "") -> Ctx | None:
-    """The signed-in user for a session token, or None. Slides the expiry; suspended users get None."""
+    """The signed-in user for a session token, or None. Slides the expiry; suspended users get None.
+
+    Runs for every event a browser sends, so it reads plain columns (no ORM objects) in one query."""
     if not token:
         return None
     now = utcnow()
     async with tenant_session(tenant_id) as session:
         row = (
-            await session.exec(
-                select(AuthSession, User)
+            await session.execute(
+                sa_select(
+                    col(AuthSession.id),
+                    col(AuthSession.last_seen_at),
+                    col(User.id),
+                    col(User.role),
+                    col(User.status),
+                    col(User.is_platform_admin),
+                )
                 .join(User, col(User.id) == col(AuthSession.user_id))
                 .where(
-                    AuthSession.token_hash == token_hash(token),
+                    col(AuthSession.token_hash) == token_hash(token),
                     col(AuthSession.revoked_at).is_(None),
                     col(AuthSession.expires_at) > now,
                 )
@@ -290,19 +300,21 @@ async def authenticate(tenant_id: uuid.UUID, token: str, *, ip: str = "") -> Ctx
         ).first()
         if row is None:
             return None
-        auth, user = row
-        if user.status != "active":
+        session_id, last_seen, user_id, role, status, platform_admin = row
+        if status != "active":
             return None
-        if now - auth.last_seen_at > SLIDE_AFTER:
-            auth.last_seen_at = now
-            auth.expires_at = now + timedelta(days=get_settings().session_days)
-            session.add(auth)
+        if now - last_seen > SLIDE_AFTER:
+            await session.execute(
+                update(AuthSession)
+                .where(col(AuthSession.id) == session_id)
+                .values(last_seen_at=now, expires_at=now + timedelta(days=get_settings().session_days))
+            )
         return Ctx(
             tenant_id=tenant_id,
-            user_id=user.id,
-            role=user.role,
-            is_platform_admin=user.is_platform_admin,
-            session_id=auth.id,
+            user_id=user_id,
+            role=role,
+            is_platform_admin=platform_admin,
+            session_id=session_id,
             ip=ip,
         )
 

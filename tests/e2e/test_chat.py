@@ -225,3 +225,29 @@ async def test_another_user_cannot_open_my_conversation(
         await expect(other.locator(".solo-sidebar").get_by_text("Nothing found.")).to_be_visible()
     finally:
         await other_ctx.close()
+
+
+async def test_sidebar_loads_more_conversations_as_you_scroll(member: Page, app_server) -> None:
+    """45 conversations (more than one page of 40): scrolling the sidebar down brings in the rest."""
+    from services import chat, tenants
+    from services.auth.accounts import authenticate
+    from services.db import global_session
+
+    cookies = {c["name"]: c["value"] for c in await member.context.cookies()}
+    async with global_session() as session:
+        tenant = await tenants.get_by_slug(session, "default")
+    assert tenant is not None
+    ctx = await authenticate(tenant.id, cookies["solo_session"])
+    assert ctx is not None
+    for i in range(45):
+        conv = await chat.create_conversation(
+            ctx, title=f"Old chat {i:02d}", provider="fake", model="fake-model"
+        )
+        await chat.add_user_message(ctx, conv.id, None, f"message {i}")
+    await member.reload()
+    sidebar = member.locator(".solo-sidebar")
+    await expect(sidebar.get_by_role("link", name="Old chat 44")).to_be_visible()
+    oldest = sidebar.get_by_role("link", name="Old chat 00")
+    await expect(oldest).to_have_count(0)
+    await sidebar.get_by_role("button", name="Load more").scroll_into_view_if_needed()
+    await expect(oldest).to_have_count(1)

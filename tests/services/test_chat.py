@@ -3,6 +3,7 @@ and tags, and isolation between users and tenants (through the services and with
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -607,3 +608,30 @@ async def test_rls_hides_chat_rows_of_other_tenants(alice, eve) -> None:
         )
     tree = await chat.get_tree(eve, eve_conversation)
     assert [m.text for m in tree.messages] == ["hello", "world"] and tree.conversation.title == "New chat"
+
+
+async def test_two_tabs_writing_to_one_conversation_keep_it_whole(alice) -> None:
+    """Two tabs on one conversation: both send at the same moment and both get replies; every message is kept
+    and the tree stays a tree (each parent in the conversation, one reply per question)."""
+    conv = await chat.create_conversation(alice, provider="fake", model="m")
+    first = await chat.add_user_message(alice, conv.id, None, "hello")
+
+    async def tab(n: int) -> None:
+        question = await chat.add_user_message(alice, conv.id, first.id, f"tab {n} question")
+        await asyncio.sleep(0.01 * n)
+        await chat.save_assistant_message(
+            alice, conv.id, question.id, f"tab {n} answer", provider="fake", model="m"
+        )
+
+    await asyncio.gather(*(tab(n) for n in range(8)))
+    tree = await chat.get_tree(alice, conv.id)
+    assert len(tree.messages) == 1 + 8 * 2
+    ids = {m.id for m in tree.messages}
+    assert all(m.parent_id is None or m.parent_id in ids for m in tree.messages)
+    questions = [m for m in tree.messages if m.parent_id == first.id]
+    assert len(questions) == 8
+    for q in questions:
+        answers = [m for m in tree.messages if m.parent_id == q.id]
+        assert [a.text for a in answers] == [q.text.replace("question", "answer")]
+    path = tree.path()
+    assert path[0].message.id == first.id and path[1].count == 8  # the siblings navigate as branches
