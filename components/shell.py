@@ -179,37 +179,40 @@ def sidebar() -> rx.Component:
     )
 
 
-def app_shell(title: str, body: Callable[[], rx.Component]) -> rx.Component:
-    """A signed-in page: on_load must be SessionState.load_private."""
+def signed_in(*children: rx.Component) -> rx.Component:
+    """The frame of every signed-in page (on_load must include SessionState.load_private): the tenant's
+    branding, "no such workspace" for unknown hosts, a spinner until the server has said who is asking."""
     return branded(
         rx.cond(
             SessionState.tenant_found,
             rx.cond(
                 SessionState.ready & SessionState.signed_in,
-                rx.vstack(
-                    top_bar(),
-                    rx.hstack(
-                        sidebar(),
-                        rx.box(
-                            rx.heading(title, size="6", margin_bottom="16px"),
-                            body(),
-                            padding=["16px", "24px"],
-                            width="100%",
-                            max_width="960px",
-                        ),
-                        align="stretch",
-                        spacing="0",
-                        width="100%",
-                        flex="1",
-                    ),
-                    spacing="0",
-                    width="100%",
-                    min_height="100vh",
-                ),
+                rx.vstack(*children, spacing="0", width="100%", min_height="100vh"),
                 loading(),
             ),
             no_workspace(),
         )
+    )
+
+
+def app_shell(title: str, body: Callable[[], rx.Component]) -> rx.Component:
+    """A signed-in page with the navigation sidebar and a heading."""
+    return signed_in(
+        top_bar(),
+        rx.hstack(
+            sidebar(),
+            rx.box(
+                rx.heading(title, size="6", margin_bottom="16px"),
+                body(),
+                padding=["16px", "24px"],
+                width="100%",
+                max_width="960px",
+            ),
+            align="stretch",
+            spacing="0",
+            width="100%",
+            flex="1",
+        ),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.shell import branded, loading, no_workspace, top_bar
+from components.shell import signed_in, top_bar
 from state.chat import ChatState, StreamState
 from state.session import SessionState
 
@@ -594,22 +594,10 @@ def conversation() -> rx.Component:
 
 
 def chat_page() -> rx.Component:
-    return branded(
-        rx.cond(
-            SessionState.tenant_found,
-            rx.cond(
-                SessionState.ready & SessionState.signed_in,
-                rx.vstack(
-                    top_bar(drawer=sidebar_content()),
-                    dialogs(),
-                    rx.hstack(sidebar(), conversation(), spacing="0", width="100%", align="stretch"),
-                    spacing="0",
-                    width="100%",
-                ),
-                loading(),
-            ),
-            no_workspace(),
-        )
+    return signed_in(
+        top_bar(drawer=sidebar_content()),
+        dialogs(),
+        rx.hstack(sidebar(), conversation(), spacing="0", width="100%", align="stretch"),
     )
 
 
