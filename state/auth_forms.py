@@ -108,7 +108,7 @@ class AuthFormState(rx.State):
         if tctx is None:
             self.error = NO_WORKSPACE
             return
-        token = self.router.page.params.get("token", "")
+        token = request.path_tail(self, "/reset/")
         if form.get("password", "") != form.get("confirm", ""):
             self.error = "The two passwords do not match."
             return

@@ -25,6 +25,7 @@ from services.context import Ctx
 from services.errors import ServiceError
 from services.llm import ChatMessage, collect_reply
 from services.streaming import run_reply
+from state import request
 from state.session import require_user
 
 log = logging.getLogger("solo.chat")
@@ -160,7 +161,7 @@ class ChatState(rx.State):
         await self._load_models(ctx)
         await self._load_labels(ctx)
         await self._load_sidebar(ctx, reset=True)
-        cid = self.router.page.params.get("cid", "")
+        cid = request.path_tail(self, "/c/")
         focus = _uuid_or_none(self.router.url.query_parameters.get("m", ""))
         self.focus_message = str(focus) if focus else ""
         if not self.streaming:

@@ -56,3 +56,11 @@ def origin(state: rx.State) -> str:
     if o:
         return o
     return f"http://{host(state)}"
+
+
+def path_tail(state: rx.State, prefix: str) -> str:
+    """The path segment after `prefix` ("/c/" -> the conversation id of /c/<id>), or ""."""
+    path = state.router.url.path or ""
+    if not path.startswith(prefix):
+        return ""
+    return path[len(prefix) :].strip("/").split("/")[0]

@@ -110,3 +110,25 @@ async def test_unknown_host_says_no_such_workspace(app_server, page: Page) -> No
 async def test_unknown_page_is_404(app_server, page: Page) -> None:
     await page.goto(app_server.url("/no/such/page"))
     await expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+
+async def test_reset_link_sets_a_new_password(app_server, page: Page) -> None:
+    from datetime import timedelta
+
+    from services.auth.accounts import issue_token
+
+    async with global_session() as session:
+        default = await tenants.get_by_slug(session, "default")
+    assert default is not None
+    tctx = TenantCtx(tenant_id=default.id, ip="198.51.100.2")
+    email = f"reset-{uuid.uuid4().hex[:8]}@example.com"
+    user = await sign_up(tctx, email=email, password=PASSWORD, name="Forgetful")
+    token = await issue_token(tctx, user.id, "reset", timedelta(minutes=5))
+
+    await page.goto(app_server.url(f"/reset/{token}"))
+    await page.get_by_label("New password", exact=True).fill("a brand new passphrase")
+    await page.get_by_label("Repeat new password").fill("a brand new passphrase")
+    await page.get_by_role("button", name="Set password").click()
+    await expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+    await _log_in(page, app_server.url("/login"), email, "a brand new passphrase")
+    await expect(page).to_have_url(at(app_server, "/"))
