@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -94,6 +95,10 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+# Client tokens whose Stop button was pressed in this process (read by their reply task at each flush).
+_STOPPED: set[str] = set()
 
 
 class StreamState(rx.State):
@@ -336,6 +341,7 @@ class ChatState(rx.State):
     @rx.event
     def stop(self):
         self._stop = True
+        _STOPPED.add(self.router.session.client_token)
 
     @rx.event(background=True)
     async def stream_reply(self, parent_id: str):
@@ -356,9 +362,21 @@ class ChatState(rx.State):
             async with self:
                 (await self.get_state(StreamState)).text = text
 
+        token = self.router.session.client_token
+        _STOPPED.discard(token)
+        last_check = time.monotonic()
+
         async def should_stop() -> bool:
+            """Polled at each flush: the Stop button in this process is seen at once without taking the
+            state lock; the state itself (a Stop that reached another worker) is read once a second."""
+            nonlocal last_check
             if insert is not None and insert.done() and insert.result() is not None:
                 return True  # the user's message could not be stored: do not go on
+            if token in _STOPPED:
+                return True
+            if time.monotonic() - last_check < 1.0:
+                return False
+            last_check = time.monotonic()
             async with self:
                 return self._stop
 
@@ -381,6 +399,8 @@ class ChatState(rx.State):
                 )
             )
             raise
+        finally:
+            _STOPPED.discard(token)
         if await self._user_message_failed(insert):
             return
         await self._finish(ctx, cid, parent_id, key, outcome.text, outcome.status, outcome.error, outcome)
