@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from models import ROLES, User
 from services import tenants
+from services.auth import audit
 from services.auth.accounts import create_user, find_user
 from services.config import get_settings
 from services.db import global_session, tenant_session
@@ -87,6 +88,7 @@ async def _user_create(args: argparse.Namespace) -> None:
                 role=args.role,
                 password=args.password,
             )
+            audit.record(session, tenant_id, "user.created_by_operator", target=user.id, role=user.role)
             print(f"created {user.role} {user.email} in '{args.tenant}' ({user.id})")
         if not args.password:
             print("no password set: the user signs in with 'Forgot password' or an OAuth provider")

@@ -12,7 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import httpx2
 from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from sqlalchemy import delete, func
 from sqlmodel import col, select
@@ -28,6 +30,8 @@ from services.db import tenant_session
 from services.errors import AuthError, NotFound
 
 STATE_TTL = timedelta(minutes=10)
+# What talking to a provider can raise: our discovery fetch uses httpx, Authlib's client uses httpx2.
+PROVIDER_ERRORS = (httpx.HTTPError, httpx2.HTTPError, OAuthError, KeyError, ValueError)
 HTTP_TIMEOUT = 10.0
 
 
@@ -215,9 +219,7 @@ async def finish(tctx: TenantCtx, provider_id: str, *, code: str, state: str) ->
                 headers={"Accept": "application/json"},
             )
             identity = await _identity(provider, meta, client)
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
-        raise AuthError(f"{provider.label} sign-in failed: {exc}. Try again.") from exc
-    except Exception as exc:  # Authlib's OAuthError and friends
+    except PROVIDER_ERRORS as exc:
         raise AuthError(f"{provider.label} sign-in failed: {exc}. Try again.") from exc
     return await _sign_in(tctx, provider, identity)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from models import Tenant, User
@@ -119,6 +120,18 @@ async def test_user_create_with_role_and_platform_admin(capsys) -> None:
     assert "created admin admin@example.com" in out
     user = await log_in(tctx, email="admin@example.com", password=PASSWORD)
     assert (user.role, user.name, user.is_platform_admin) == ("admin", "Ada", False)
+    async with tenant_session(tenant.id) as session:
+        actions = (
+            (
+                await session.execute(
+                    text("SELECT action FROM audit_log WHERE target_user_id = :u ORDER BY created_at"),
+                    {"u": user.id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert actions[0] == "user.created_by_operator"
 
     # Without a password: the account exists but cannot sign in with one.
     assert (
