@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.shell import signed_in, top_bar
+from components.shell import nav_items, signed_in, top_bar
 from state.chat import ChatState, StreamState
 from state.session import SessionState
 
@@ -297,30 +297,7 @@ def sidebar_content() -> rx.Component:
                 size="1",
                 on_click=ChatState.export_all,
             ),
-            rx.link(
-                rx.hstack(rx.icon("settings", size=14), rx.text("Settings", size="2")),
-                href="/settings",
-                color="inherit",
-                underline="none",
-            ),
-            rx.cond(
-                SessionState.can_manage_members,
-                rx.link(
-                    rx.hstack(rx.icon("users", size=14), rx.text("Members", size="2")),
-                    href="/members",
-                    color="inherit",
-                    underline="none",
-                ),
-            ),
-            rx.cond(
-                SessionState.can_manage_members,
-                rx.link(
-                    rx.hstack(rx.icon("cpu", size=14), rx.text("Models", size="2")),
-                    href="/admin/models",
-                    color="inherit",
-                    underline="none",
-                ),
-            ),
+            nav_items(chat=False),
             spacing="2",
             width="100%",
             padding_top="8px",

@@ -148,45 +148,30 @@ def parse_llm_endpoints(raw: str) -> list[ProviderConfig]:
     return configs
 
 
+# (environment prefix, provider id, kind, label, default base URL: None means the SDK's own)
+_ENV_PROVIDERS: tuple[tuple[str, str, ProviderKind, str, str | None], ...] = (
+    ("OPENAI", "openai", "openai", "OpenAI", None),
+    ("ANTHROPIC", "anthropic", "anthropic", "Anthropic", None),
+    ("XAI", "xai", "openai_compatible", "xAI", XAI_BASE_URL),
+)
+
+
 def providers_from_env(environ: Mapping[str, str]) -> list[ProviderConfig]:
     """The providers configured in `environ` (pass `os.environ` or a settings-derived mapping)."""
     configs: list[ProviderConfig] = []
-    openai_key = _value(environ, "OPENAI_API_KEY")
-    if openai_key:
-        base_url = _value(environ, "OPENAI_BASE_URL")
+    for prefix, provider_id, kind, label, default_url in _ENV_PROVIDERS:
+        api_key = _value(environ, f"{prefix}_API_KEY")
+        if not api_key:
+            continue
+        base_url = _value(environ, f"{prefix}_BASE_URL") or default_url
         configs.append(
             ProviderConfig(
-                id="openai",
-                kind="openai",
-                label="OpenAI",
-                api_key=openai_key,
-                base_url=_check_url("OPENAI_BASE_URL", base_url) if base_url else None,
-                models=_model_list(environ, "OPENAI_MODELS"),
-            )
-        )
-    anthropic_key = _value(environ, "ANTHROPIC_API_KEY")
-    if anthropic_key:
-        base_url = _value(environ, "ANTHROPIC_BASE_URL")
-        configs.append(
-            ProviderConfig(
-                id="anthropic",
-                kind="anthropic",
-                label="Anthropic",
-                api_key=anthropic_key,
-                base_url=_check_url("ANTHROPIC_BASE_URL", base_url) if base_url else None,
-                models=_model_list(environ, "ANTHROPIC_MODELS"),
-            )
-        )
-    xai_key = _value(environ, "XAI_API_KEY")
-    if xai_key:
-        configs.append(
-            ProviderConfig(
-                id="xai",
-                kind="openai_compatible",
-                label="xAI",
-                api_key=xai_key,
-                base_url=_check_url("XAI_BASE_URL", _value(environ, "XAI_BASE_URL") or XAI_BASE_URL),
-                models=_model_list(environ, "XAI_MODELS"),
+                id=provider_id,
+                kind=kind,
+                label=label,
+                api_key=api_key,
+                base_url=_check_url(f"{prefix}_BASE_URL", base_url) if base_url else None,
+                models=_model_list(environ, f"{prefix}_MODELS"),
             )
         )
     endpoints = _value(environ, "LLM_ENDPOINTS")
