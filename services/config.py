@@ -10,7 +10,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    _secret: str | None = PrivateAttr(default=None)
 
     # Database. Empty DATABASE_URL means the embedded Postgres under SOLO_DATA_DIR.
     database_url: str = Field(default="", description="owner URL used for migrations and setup")
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     solo_secret_key: str = ""
     solo_secure_cookies: bool = False
     solo_trust_proxy: bool = False
+    solo_trusted_proxy_hops: int = 1
+    solo_public_url: str = ""
 
     # Accounts.
     session_days: int = 7
@@ -73,8 +76,18 @@ class Settings(BaseSettings):
     def pg_data_dir(self) -> Path:
         return self.solo_data_dir / "pg"
 
+    def public_url(self) -> str:
+        """The app's public address (scheme, port); tenants' hosts replace its host name in links."""
+        return self.solo_public_url or f"http://localhost:{self.port}"
+
     def secret_key(self) -> str:
-        """The key for signing and encryption; generated once into the data dir when not set."""
+        """The key for signing and encryption; generated once into the data dir when not set.
+        Read from disk once per process (the settings object is cached)."""
+        if self._secret is None:
+            self._secret = self._load_secret()
+        return self._secret
+
+    def _load_secret(self) -> str:
         if self.solo_secret_key:
             return self.solo_secret_key
         path = self.solo_data_dir / "secret_key"

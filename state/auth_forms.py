@@ -91,9 +91,7 @@ class AuthFormState(rx.State):
         self.busy = True
         yield
         try:
-            await reset.request_reset(
-                tctx, form.get("email", ""), base_url=request.origin(self), workspace=session.tenant_name
-            )
+            await reset.request_reset(tctx, form.get("email", ""))
             self.notice = "If an account uses that email, a reset link is on its way. It works for one hour."
         except ServiceError as exc:
             self.error = str(exc)

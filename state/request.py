@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
-from services.config import get_settings
+from services import web
 
 if TYPE_CHECKING:
     import reflex as rx
@@ -25,21 +26,16 @@ def parse_cookie(header: str, name: str = SESSION_COOKIE) -> str:
     return morsel.value if morsel else ""
 
 
+def _headers(state: rx.State) -> Mapping[str, str]:
+    return state.router.headers.raw_headers
+
+
 def host(state: rx.State) -> str:
-    headers = state.router.headers
-    if get_settings().solo_trust_proxy:
-        forwarded = headers.raw_headers.get("x-forwarded-host", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return headers.host
+    return web.request_host(state.router.headers.host, _headers(state))
 
 
 def client_ip(state: rx.State) -> str:
-    if get_settings().solo_trust_proxy:
-        forwarded = state.router.headers.raw_headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return state.router.session.client_ip
+    return web.client_ip(state.router.session.client_ip, _headers(state))
 
 
 def session_token(state: rx.State) -> str:
@@ -47,15 +43,7 @@ def session_token(state: rx.State) -> str:
 
 
 def user_agent(state: rx.State) -> str:
-    return state.router.headers.user_agent
-
-
-def origin(state: rx.State) -> str:
-    """The page's origin (scheme://host[:port]) for links in emails."""
-    o = state.router.headers.origin
-    if o:
-        return o
-    return f"http://{host(state)}"
+    return web.user_agent(state.router.headers.user_agent)
 
 
 def path_tail(state: rx.State, prefix: str) -> str:

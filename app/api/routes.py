@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from services import tenants
+from services import tenants, web
 from services.auth import accounts, oauth
 from services.config import get_settings
 from services.context import TenantCtx
@@ -27,22 +27,20 @@ log = logging.getLogger("solo.api")
 
 
 def _host(request: Request) -> str:
-    if get_settings().solo_trust_proxy and request.headers.get("x-forwarded-host"):
-        return request.headers["x-forwarded-host"].split(",")[0].strip()
-    return request.headers.get("host", "")
+    return web.request_host(request.headers.get("host", ""), request.headers)
 
 
 def _ip(request: Request) -> str:
-    if get_settings().solo_trust_proxy and request.headers.get("x-forwarded-for"):
-        return request.headers["x-forwarded-for"].split(",")[0].strip()
-    return request.client.host if request.client else ""
+    return web.client_ip(request.client.host if request.client else "", request.headers)
 
 
 async def _tenant(request: Request) -> TenantCtx | None:
     found = await tenants.lookup_host(_host(request))
     if found is None:
         return None
-    return TenantCtx(tenant_id=found.id, ip=_ip(request), user_agent=request.headers.get("user-agent", ""))
+    return TenantCtx(
+        tenant_id=found.id, ip=_ip(request), user_agent=web.user_agent(request.headers.get("user-agent", ""))
+    )
 
 
 def _set_session_cookie(response: Response, token: str, expires: datetime) -> None:
@@ -108,11 +106,7 @@ async def logout(request: Request) -> Response:
 
 
 def _callback_url(request: Request, provider: str) -> str:
-    scheme = (
-        request.headers.get("x-forwarded-proto", request.url.scheme)
-        if get_settings().solo_trust_proxy
-        else (request.url.scheme)
-    )
+    scheme = web.request_scheme(request.url.scheme, request.headers)
     return f"{scheme}://{_host(request)}/auth/oauth/{provider}/callback"
 
 

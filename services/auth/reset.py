@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from models import User
 from models.base import utcnow
+from services import tenants
 from services.auth import audit, ratelimit
 from services.auth.accounts import (
     _revoke_all,
@@ -29,8 +30,11 @@ from services.errors import AuthError
 log = logging.getLogger(__name__)
 
 
-async def request_reset(tctx: TenantCtx, email: str, *, base_url: str, workspace: str) -> None:
-    """Email a reset link when the account exists. Says nothing either way, to not reveal who has an account."""
+async def request_reset(tctx: TenantCtx, email: str) -> None:
+    """Email a reset link when the account exists. Says nothing either way, to not reveal who has an account.
+
+    The link points at the tenant's own address (`tenants.public_origin`), never at anything the request
+    said about itself: a foreign page that drives the form cannot make the email link to it."""
     email = validate_email(email)
     keys = [("reset_ip", tctx.ip), ("reset_email", email)]
     async with tenant_session(tctx.tenant_id) as session:
@@ -39,9 +43,13 @@ async def request_reset(tctx: TenantCtx, email: str, *, base_url: str, workspace
         user = await find_user(session, email)
     if user is None or user.status != "active":
         return
+    tenant = await tenants.get_info(tctx.tenant_id)
+    if tenant is None:
+        return
+    workspace = tenant.display_name
     minutes = get_settings().reset_token_minutes
     token = await issue_token(tctx, user.id, "reset", timedelta(minutes=minutes))
-    link = f"{base_url.rstrip('/')}/reset/{token}"
+    link = f"{tenants.public_origin(tenant)}/reset/{token}"
     body = (
         f"Hello {user.name},\n\nSomebody (we hope you) asked to reset the password of your {workspace} account.\n"
         f"Open this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"

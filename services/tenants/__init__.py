@@ -178,3 +178,30 @@ async def lookup_host(host: str) -> TenantInfo | None:
         _host_cache.clear()
     _host_cache[key] = (now, found)
     return found
+
+
+async def get_info(tenant_id: uuid.UUID) -> TenantInfo | None:
+    """A tenant by id (for services that build links or emails for it)."""
+    from services.db import global_session
+
+    async with global_session() as session:
+        tenant = await session.get(Tenant, tenant_id)
+        return info(tenant) if tenant is not None else None
+
+
+def public_origin(tenant: TenantInfo) -> str:
+    """The tenant's own address for links in emails and redirects: its custom domain, else
+    `<slug>.<base domain>` (the bare base domain for the default tenant), with the scheme and port of
+    `SOLO_PUBLIC_URL`. Never built from request headers."""
+    from services.web import public_scheme_and_port
+
+    settings = get_settings()
+    base = normalise_host(settings.solo_base_domain)
+    if tenant.custom_domain:
+        host = tenant.custom_domain
+    elif tenant.slug == settings.solo_default_tenant:
+        host = base
+    else:
+        host = f"{tenant.slug}.{base}"
+    scheme, port = public_scheme_and_port()
+    return f"{scheme}://{host}{port}"

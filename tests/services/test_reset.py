@@ -23,7 +23,6 @@ from services.errors import AuthError, RateLimited, ValidationError
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a whole new password"
-BASE_URL = "http://acme.localhost:3000/"
 
 
 class Inbox:
@@ -63,32 +62,33 @@ def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         controller.stop()
 
 
-def reset_token(message: EmailMessage) -> str:
+def reset_token(message: EmailMessage, origin: str) -> str:
+    """The token of the reset link in `message`, which must point at `origin` (the tenant's own address)."""
     body = message.get_body(("plain",))
     assert body is not None
     content = body.get_content()
-    match = re.search(re.escape(BASE_URL.rstrip("/")) + r"/reset/([A-Za-z0-9_-]{20,})\s", content)
+    match = re.search(re.escape(origin) + r"/reset/([A-Za-z0-9_-]{20,})\s", content)
     assert match, content
     return match.group(1)
 
 
-async def test_reset_end_to_end(tctx, inbox: Inbox) -> None:
+async def test_reset_end_to_end(tenant, tctx, inbox: Inbox) -> None:
     user = await sign_up(tctx, email="ann@example.com", password=PASSWORD, name="Ann")
     async with tenant_session(tctx.tenant_id) as session:
         old_token, _ = await start_session(session, tctx, user.id)
 
-    await request_reset(tctx, "ANN@example.com", base_url=BASE_URL, workspace="Acme")
+    await request_reset(tctx, "ANN@example.com")
 
     assert len(inbox.messages) == 1
     envelope, message = inbox.messages[0]
     assert envelope.rcpt_tos == ["ann@example.com"]
     assert message["To"] == "ann@example.com"
     assert message["From"] == "Acme <no-reply@acme.test>"
-    assert message["Subject"] == "Reset your Acme password"
-    token = reset_token(message)
+    assert message["Subject"] == "Reset your Test Tenant password"
+    token = reset_token(message, f"http://{tenant.slug}.localhost:3000")
     text_body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Hello Ann" in text_body and "60 minutes" in text_body
-    assert f"http://acme.localhost:3000/reset/{token}" in text_body
+    assert f"http://{tenant.slug}.localhost:3000/reset/{token}" in text_body
 
     # The token is stored hashed, never as sent.
     async with tenant_session(tctx.tenant_id) as session:
@@ -118,24 +118,24 @@ async def test_unknown_or_suspended_email_sends_nothing(tctx, inbox: Inbox) -> N
     assert owner_ctx is not None
     await set_status(owner_ctx, bob.id, "suspended")
 
-    await request_reset(tctx, "nobody@example.com", base_url=BASE_URL, workspace="Acme")
-    await request_reset(tctx, "bob@example.com", base_url=BASE_URL, workspace="Acme")
+    await request_reset(tctx, "nobody@example.com")
+    await request_reset(tctx, "bob@example.com")
     assert inbox.messages == []
     async with tenant_session(tctx.tenant_id) as session:
         assert (await session.execute(text("SELECT count(*) FROM one_time_tokens"))).scalar_one() == 0
 
     with pytest.raises(ValidationError):
-        await request_reset(tctx, "not an email", base_url=BASE_URL, workspace="Acme")
+        await request_reset(tctx, "not an email")
 
     # The server is really listening: a known, active address does get a message.
-    await request_reset(tctx, "boss@example.com", base_url=BASE_URL, workspace="Acme")
+    await request_reset(tctx, "boss@example.com")
     assert [m["To"] for _, m in inbox.messages] == ["boss@example.com"]
 
 
-async def test_expired_or_foreign_token_is_refused(tctx, other_tenant, inbox: Inbox) -> None:
+async def test_expired_or_foreign_token_is_refused(tenant, tctx, other_tenant, inbox: Inbox) -> None:
     await sign_up(tctx, email="ann@example.com", password=PASSWORD)
-    await request_reset(tctx, "ann@example.com", base_url=BASE_URL, workspace="Acme")
-    token = reset_token(inbox.messages[-1][1])
+    await request_reset(tctx, "ann@example.com")
+    token = reset_token(inbox.messages[-1][1], f"http://{tenant.slug}.localhost:3000")
 
     # Another tenant cannot use it (it cannot even see the row).
     with pytest.raises(AuthError):
@@ -162,7 +162,34 @@ async def test_reset_requests_are_rate_limited(tctx, inbox: Inbox, monkeypatch) 
     get_settings.cache_clear()
     await sign_up(tctx, email="ann@example.com", password=PASSWORD)
     for _ in range(2):
-        await request_reset(tctx, "ann@example.com", base_url=BASE_URL, workspace="Acme")
+        await request_reset(tctx, "ann@example.com")
     with pytest.raises(RateLimited, match="Too many password reset attempts"):
-        await request_reset(tctx, "ann@example.com", base_url=BASE_URL, workspace="Acme")
+        await request_reset(tctx, "ann@example.com")
     assert len(inbox.messages) == 2
+
+
+async def test_reset_link_uses_the_tenants_own_address(tenant, tctx, inbox: Inbox, monkeypatch) -> None:
+    """The link is built from the tenant's resolved host and SOLO_PUBLIC_URL's scheme, whatever the
+    request said: a page on another site driving the form cannot make the email point at itself."""
+    monkeypatch.setenv("SOLO_PUBLIC_URL", "https://app.example.com")
+    monkeypatch.setenv("SOLO_BASE_DOMAIN", "coach.example.com")
+    get_settings.cache_clear()
+    await sign_up(tctx, email="ann@example.com", password=PASSWORD)
+    await request_reset(tctx, "ann@example.com")
+    body = inbox.messages[-1][1].get_body(("plain",))
+    assert body is not None
+    assert "evil" not in body.get_content()
+    assert reset_token(inbox.messages[-1][1], f"https://{tenant.slug}.coach.example.com")
+
+
+async def test_reset_link_uses_a_custom_domain(tctx, inbox: Inbox, monkeypatch) -> None:
+    from services import tenants
+    from services.db import global_session
+    from tests.conftest import unique_slug
+
+    async with global_session() as session:
+        t = await tenants.create_tenant(session, name="Coach", slug=unique_slug(), domain="coach.example.org")
+    ctx = TenantCtx(tenant_id=t.id, ip="203.0.113.9")
+    await sign_up(ctx, email="ann@example.com", password=PASSWORD)
+    await request_reset(ctx, "ann@example.com")
+    assert reset_token(inbox.messages[-1][1], "http://coach.example.org:3000")

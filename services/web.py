@@ -1,0 +1,64 @@
+"""Who sent a request, worked out from its headers the same way for Reflex events and HTTP routes.
+
+Behind a trusted reverse proxy (`SOLO_TRUST_PROXY`), the client's address is the one the proxy appended to
+`X-Forwarded-For`: counted `SOLO_TRUSTED_PROXY_HOPS` entries from the right. Entries further left were
+written by the client and prove nothing. Without a trusted proxy, forwarded headers are ignored entirely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from services.config import get_settings
+
+IP_MAX = 64  # column sizes of the tables that store them
+USER_AGENT_MAX = 500
+
+
+def _last(value: str) -> str:
+    """The right-most entry of a comma-separated header: the one the nearest proxy wrote."""
+    return value.rsplit(",", 1)[-1].strip()
+
+
+def client_ip(peer: str, headers: Mapping[str, str]) -> str:
+    s = get_settings()
+    ip = peer
+    if s.solo_trust_proxy:
+        hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        n = max(1, s.solo_trusted_proxy_hops)
+        if len(hops) >= n:
+            ip = hops[-n]
+        elif hops:
+            ip = hops[0]
+    return ip[:IP_MAX]
+
+
+def request_host(host: str, headers: Mapping[str, str]) -> str:
+    if get_settings().solo_trust_proxy:
+        forwarded = _last(headers.get("x-forwarded-host", ""))
+        if forwarded:
+            return forwarded
+    return host
+
+
+def request_scheme(scheme: str, headers: Mapping[str, str]) -> str:
+    if get_settings().solo_trust_proxy:
+        forwarded = _last(headers.get("x-forwarded-proto", "")).lower()
+        if forwarded in ("http", "https"):
+            return forwarded
+    return scheme
+
+
+def user_agent(value: str) -> str:
+    return value[:USER_AGENT_MAX]
+
+
+def public_scheme_and_port() -> tuple[str, str]:
+    """Scheme and `:port` suffix of the app's public address (`SOLO_PUBLIC_URL`), for links the server
+    builds itself. Never from request headers: a foreign page can send any Origin or Referer."""
+    parts = urlsplit(get_settings().public_url())
+    scheme = parts.scheme or "http"
+    port = parts.port
+    default = 443 if scheme == "https" else 80
+    return scheme, f":{port}" if port and port != default else ""
