@@ -22,6 +22,9 @@ config = rx.Config(
     api_url=os.environ.get("SOLO_API_URL", f"http://localhost:{PORT}"),
     deploy_url=os.environ.get("SOLO_PUBLIC_URL", f"http://localhost:{PORT}"),
     show_built_with_reflex=False,
+    # No cross-origin HTTP access at all (pages talk to their own origin); the websocket's origin check is
+    # done per connection in app/app.py, since tenants' hosts are only known at run time.
+    cors_allowed_origins=[],
     state_manager_mode=rx.constants.StateManagerMode.REDIS
     if REDIS_URL
     else rx.constants.StateManagerMode.MEMORY,

@@ -9,6 +9,8 @@ import reflex as rx
 
 from app.api.routes import build_api
 from app.pages import admin_models, auth, chat, members, not_found, settings
+from services import web
+from state.session import RebindOnConnect
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 logging.getLogger("solo").setLevel(logging.INFO)
@@ -18,6 +20,13 @@ app = rx.App(
     head_components=[rx.script(src="/solo.js")],
     api_transformer=build_api(),
 )
+
+# Reflex allows any origin on its websocket by default: a page on another site could open a socket to a
+# tenant (with the visitor's cookies) and drive the app. Only pages of the host itself may connect.
+if app.sio is not None:
+    app.sio.eio.cors_allowed_origins = web.websocket_origin_allowed
+
+app.add_middleware(RebindOnConnect())
 
 for module in (auth, chat, settings, members, admin_models, not_found):
     module.register(app)

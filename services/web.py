@@ -50,6 +50,33 @@ def request_scheme(scheme: str, headers: Mapping[str, str]) -> str:
     return scheme
 
 
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a browser's `Origin` names the host the request was sent to (ports aside: Reflex's dev mode
+    serves the page and the backend on two ports of one host). Pages of another site fail this."""
+    if not origin or origin == "null":
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    return parts.hostname.lower().rstrip(".") == _hostname(host)
+
+
+def _hostname(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]")[0]
+    return host.split(":")[0].rstrip(".")
+
+
+def websocket_origin_allowed(origin: str | None, environ: dict[str, str]) -> bool:
+    """For Reflex's Socket.IO server: accept a connection only from a page of the host it connects to,
+    which (through the host) is the tenant's own page. A foreign page cannot drive the app."""
+    if not origin:
+        return True  # not a browser (browsers always send Origin on websockets); cookies still required
+    headers = {"x-forwarded-host": environ.get("HTTP_X_FORWARDED_HOST", "")}
+    return same_origin(origin, request_host(environ.get("HTTP_HOST", ""), headers))
+
+
 def user_agent(value: str) -> str:
     return value[:USER_AGENT_MAX]
 

@@ -3,12 +3,18 @@ HttpOnly session cookie. Public vars hold only what the page shows; ids and role
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import reflex as rx
+from reflex.middleware.middleware import Middleware
 
 from services import tenants
 from services.auth import accounts, oauth, roles
 from services.context import Ctx, TenantCtx
 from state import request
+
+log = logging.getLogger("solo.session")
 
 
 class SessionState(rx.State):
@@ -25,6 +31,18 @@ class SessionState(rx.State):
     user_email: str = ""
     user_role: str = ""
     can_manage_members: bool = False
+    # Who this browser tab's state belongs to ("tenant:user"), checked on every (re)connect and page load.
+    _bound_to: str = ""
+
+    async def bind_user(self, ctx: Ctx | None) -> bool:
+        """Reset every user-bound state when the user behind this client token changes (log-out, another
+        sign-in, a session that ended elsewhere). Returns True when it reset."""
+        who = f"{ctx.tenant_id}:{ctx.user_id}" if ctx is not None else ""
+        if who == self._bound_to:
+            return False
+        await reset_user_states(self)
+        self._bound_to = who
+        return True
 
     async def tenant_ctx(self) -> TenantCtx | None:
         found = await tenants.lookup_host(request.host(self))
@@ -56,6 +74,7 @@ class SessionState(rx.State):
 
     async def _load_user(self, tctx: TenantCtx) -> Ctx | None:
         ctx = await accounts.authenticate(tctx.tenant_id, request.session_token(self), ip=tctx.ip)
+        await self.bind_user(ctx)
         self.signed_in = ctx is not None
         if ctx is None:
             self.user_name = self.user_email = self.user_role = ""
@@ -98,8 +117,49 @@ class SessionState(rx.State):
         ctx = await self.current_user()
         if ctx is not None:
             await accounts.log_out(ctx)
+        await self.bind_user(None)
         self.signed_in = False
         return rx.call_script("window.location.replace('/auth/logout')")
+
+
+def user_bound_states() -> list[type[rx.State]]:
+    """Every state of this app except SessionState (which rebinds itself): all of them hold data of the
+    signed-in user. New states are covered without registering them anywhere."""
+    found: list[type[rx.State]] = []
+    pending = list(rx.State.get_substates())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.get_substates())
+        if cls.__module__.split(".")[0] == "state" and cls is not SessionState:
+            found.append(cls)  # type: ignore[arg-type]
+    return found
+
+
+async def reset_user_states(state: rx.State) -> None:
+    for cls in user_bound_states():
+        (await state.get_state(cls)).reset()
+    session = await state.get_state(SessionState)
+    session.signed_in = False
+    session.user_name = session.user_email = session.user_role = ""
+    session.can_manage_members = False
+
+
+class RebindOnConnect(Middleware):
+    """Reflex sends the whole state to the browser when its websocket (re)connects, before any on_load
+    runs. Check who the session cookie belongs to first, so a tab that changed hands never receives the
+    previous user's data."""
+
+    async def preprocess(self, app: Any, state: Any, event: Any) -> None:
+        if not str(getattr(event, "name", "")).endswith(("hydrate", "hydrate_and_load")):
+            return None
+        session = await state.get_state(SessionState)
+        try:
+            ctx = await session.current_user()
+        except Exception:  # the database is down: show nobody's data
+            log.warning("rebind on connect: could not authenticate", exc_info=True)
+            ctx = None
+        await session.bind_user(ctx)
+        return None
 
 
 async def require_user(state: rx.State, permission: str = "workspace.use") -> Ctx:

@@ -46,3 +46,15 @@ def test_stored_values_fit_their_columns(proxy) -> None:
     proxy(True)
     assert len(web.client_ip("p", {"x-forwarded-for": "x" * 500})) == web.IP_MAX
     assert len(web.user_agent("A" * 5000)) == web.USER_AGENT_MAX
+
+
+def test_same_origin_compares_host_names(proxy) -> None:
+    proxy(False)
+    assert web.same_origin("http://acme.localhost:3000", "acme.localhost:3000")
+    assert web.same_origin("https://Coach.Example.com", "coach.example.com")
+    assert not web.same_origin("http://evil.example", "acme.localhost:3000")
+    assert not web.same_origin("http://acme.localhost.evil.example", "acme.localhost")
+    assert not web.same_origin("null", "acme.localhost")
+    assert not web.same_origin("", "acme.localhost")
+    assert web.websocket_origin_allowed("http://acme.localhost:3000", {"HTTP_HOST": "acme.localhost:3000"})
+    assert not web.websocket_origin_allowed("http://evil.example", {"HTTP_HOST": "acme.localhost:3000"})
