@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.markdown import safe_markdown
 from components.shell import nav_items, signed_in, top_bar
 from state.chat import ChatState, StreamState
 from state.session import SessionState
@@ -11,13 +12,8 @@ from state.session import SessionState
 UPLOAD_ID = "import-upload"
 
 
-def _code_block(value: object, **props: object) -> rx.Component:
-    return rx.code_block(value, can_copy=True, wrap_long_lines=True, margin_y="0.75em", **props)
-
-
 def markdown(text: rx.Var) -> rx.Component:
-    # No raw HTML: model output and imported text are untrusted (rehype-raw would render their HTML).
-    return rx.markdown(text, component_map={"pre": _code_block}, class_name="solo-md", use_raw=False)
+    return safe_markdown(text)
 
 
 def conversation_item(c: rx.Var) -> rx.Component:

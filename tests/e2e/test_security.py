@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import aiohttp
 import pytest
@@ -80,3 +84,42 @@ async def test_the_next_person_in_a_tab_never_receives_the_last_ones_data(
     await expect(page.get_by_role("button", name="Log in")).to_be_visible()
     await page.wait_for_timeout(500)
     assert not [f for f in frames if secret_b in f], "Bob's chat reached the browser after his session ended"
+
+
+class _Counter(BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        _Counter.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+async def member_page(app_server, page: Page) -> Page:
+    await _sign_up(page, app_server.url("/signup"), "Iris", f"iris-{uuid.uuid4().hex[:8]}@example.com")
+    await expect(page).to_have_url(at(app_server, "/"))
+    return page
+
+
+async def test_remote_images_in_replies_are_links_not_loads(member_page: Page, llm: FakeLLMServer) -> None:
+    """Prompt-injected output cannot leak data through an image URL: remote images are links."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = f"http://127.0.0.1:{server.server_address[1]}/pixel.png?d=secret"
+        llm.configure(reply=replies(f"Here ![chart]({remote}) and ![logo](/favicon.ico) done."))
+        await _send(member_page, "Show me")
+        reply = assistant(member_page).last
+        await expect(reply).to_contain_text("done.")
+        link = reply.get_by_role("link", name="Image: chart")
+        await expect(link).to_have_attribute("href", remote)
+        await expect(reply.locator("img")).to_have_attribute("src", re.compile(r"/favicon\.ico$"))
+        await member_page.wait_for_timeout(500)
+        assert _Counter.hits == []
+    finally:
+        server.shutdown()
