@@ -37,6 +37,7 @@ from services.llm.registry import (
     make_provider,
     providers_from_env,
 )
+from services.netguard import check_public_url
 
 log = logging.getLogger(__name__)
 MODEL_LIST_TTL = 600.0
@@ -90,14 +91,18 @@ def split_key(key: str) -> tuple[str, str]:
     return provider_id, model
 
 
-# Provider instances are reused (they hold HTTP connection pools) per configuration fingerprint.
+# Provider instances are reused (they hold HTTP connection pools) per configuration fingerprint. A
+# workspace's providers are its own (keyed with its id), so they can be closed when it changes them.
 _providers: dict[str, Provider] = {}
+_workspace_keys: dict[tuple[uuid.UUID, str], set[str]] = {}
+_closing: set[asyncio.Task[None]] = set()
+RETIRE_AFTER = 120.0  # seconds a replaced client stays open for replies already streaming through it
 _model_lists: dict[str, tuple[float, list[str], str]] = {}
 _env_cache: tuple[tuple[tuple[str, str], ...], list[ProviderConfig]] | None = None
 
 
-def _fingerprint(cfg: ProviderConfig) -> str:
-    raw = f"{cfg.id}|{cfg.kind}|{cfg.base_url}|{cfg.api_key}|{','.join(cfg.models)}"
+def _fingerprint(cfg: ProviderConfig, owner: uuid.UUID | None = None) -> str:
+    raw = f"{owner}|{cfg.id}|{cfg.kind}|{cfg.base_url}|{cfg.api_key}|{','.join(cfg.models)}|{cfg.public_only}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -135,41 +140,64 @@ def _workspace_config(row: TenantProvider) -> ProviderConfig:
         api_key=decrypt(row.api_key_encrypted) if row.api_key_encrypted else None,
         base_url=row.base_url,
         models=list(row.models),
+        public_only=True,
     )
 
 
-async def _configs(tenant_id: uuid.UUID) -> list[tuple[ProviderConfig, str, str]]:
+async def _configs(tenant_id: uuid.UUID) -> list[tuple[ProviderConfig, str, str, uuid.UUID | None]]:
     """(config, source, key hint); a workspace provider with the same id as a server one replaces it."""
     rows = await _workspace_rows(tenant_id)
     own = {r.provider_id: r for r in rows}
-    out: list[tuple[ProviderConfig, str, str]] = [
-        (cfg, "server", hint(cfg.api_key) if cfg.api_key else "")
+    out: list[tuple[ProviderConfig, str, str, uuid.UUID | None]] = [
+        (cfg, "server", hint(cfg.api_key) if cfg.api_key else "", None)
         for cfg in server_providers()
         if cfg.id not in own
     ]
-    out += [(_workspace_config(r), "workspace", r.key_hint) for r in rows]
+    out += [(_workspace_config(r), "workspace", r.key_hint, tenant_id) for r in rows]
     return out
 
 
-def _provider(cfg: ProviderConfig) -> Provider:
-    key = _fingerprint(cfg)
+def _provider(cfg: ProviderConfig, owner: uuid.UUID | None = None) -> Provider:
+    key = _fingerprint(cfg, owner)
     provider = _providers.get(key)
     if provider is None:
         provider = make_provider(cfg)
         _providers[key] = provider
+        if owner is not None:
+            _workspace_keys.setdefault((owner, cfg.id), set()).add(key)
     return provider
 
 
-async def _models_of(cfg: ProviderConfig) -> tuple[list[str], str]:
+async def _close_later(provider: Provider, delay: float) -> None:
+    await asyncio.sleep(delay)
+    try:
+        await provider.aclose()
+    except Exception:  # closing is best effort; the pool is dropped either way
+        log.warning("closing a replaced provider client failed", exc_info=True)
+
+
+def _retire(tenant_id: uuid.UUID, provider_id: str) -> None:
+    """A workspace changed or removed a provider: drop its clients and close them once replies already
+    streaming through them have had time to finish."""
+    for key in _workspace_keys.pop((tenant_id, provider_id), set()):
+        _model_lists.pop(key, None)
+        provider = _providers.pop(key, None)
+        if provider is not None:
+            task = asyncio.get_running_loop().create_task(_close_later(provider, RETIRE_AFTER))
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+
+async def _models_of(cfg: ProviderConfig, owner: uuid.UUID | None = None) -> tuple[list[str], str]:
     """Configured models, else the provider's own list (cached); ([], error) when it cannot be read."""
     if cfg.models:
         return list(cfg.models), ""
-    key = _fingerprint(cfg)
+    key = _fingerprint(cfg, owner)
     cached = _model_lists.get(key)
     if cached and time.monotonic() - cached[0] < MODEL_LIST_TTL:
         return cached[1], cached[2]
     try:
-        models, error = sorted(await asyncio.wait_for(_provider(cfg).list_models(), 10)), ""
+        models, error = sorted(await asyncio.wait_for(_provider(cfg, owner).list_models(), 10)), ""
     except ProviderRequestError as exc:
         models, error = [], f"Could not list the models of {cfg.label}: {exc.error.message}"
     except TimeoutError:
@@ -191,10 +219,10 @@ async def catalog(ctx: Ctx) -> Catalog:
     settings = await _llm_settings(ctx.tenant_id)
     disabled = set(settings.get("disabled") or [])
     configs = await _configs(ctx.tenant_id)
-    listed = await asyncio.gather(*(_models_of(cfg) for cfg, _, _ in configs))
+    listed = await asyncio.gather(*(_models_of(cfg, owner) for cfg, _, _, owner in configs))
     providers: list[ProviderSummary] = []
     models: list[ModelChoice] = []
-    for (cfg, source, key_hint), (names, error) in zip(configs, listed, strict=True):
+    for (cfg, source, key_hint, _), (names, error) in zip(configs, listed, strict=True):
         providers.append(
             ProviderSummary(cfg.id, cfg.label, cfg.kind, cfg.base_url or "", source, key_hint, names, error)
         )
@@ -237,12 +265,12 @@ async def _resolve(ctx: Ctx, key: str) -> tuple[Provider, str, str]:
     settings = await _llm_settings(ctx.tenant_id)
     if key in set(settings.get("disabled") or []):
         raise ValidationError(f"The model {model} is turned off in this workspace. Choose another.")
-    for cfg, _, _ in await _configs(ctx.tenant_id):
+    for cfg, _, _, owner in await _configs(ctx.tenant_id):
         if cfg.id == provider_id:
-            names, _ = await _models_of(cfg)
+            names, _ = await _models_of(cfg, owner)
             if names and model not in names:
                 raise ValidationError(f"{cfg.label} does not offer the model {model}. Choose another.")
-            return _provider(cfg), model, cfg.label
+            return _provider(cfg, owner), model, cfg.label
     raise ValidationError(f"The provider '{provider_id}' is not configured any more. Choose another model.")
 
 
@@ -294,8 +322,8 @@ async def save_workspace_provider(
         raise ValidationError(
             "An OpenAI-compatible endpoint needs its base URL (for example http://host:11434/v1)."
         )
-    if base_url and not base_url.startswith(("http://", "https://")):
-        raise ValidationError("The base URL must start with http:// or https://.")
+    if base_url:
+        await check_public_url(base_url)  # a tenant's URL: public servers only (SSRF)
     names = [m.strip() for m in (models or []) if m.strip()]
     try:
         ProviderConfig(id=provider_id, kind=kind, label=label.strip() or provider_id)  # type: ignore[arg-type]
@@ -316,6 +344,7 @@ async def save_workspace_provider(
         row.updated_at = utcnow()
         session.add(row)
     _forget(ctx.tenant_id)
+    _retire(ctx.tenant_id, provider_id)
     return ProviderSummary(provider_id, row.label, kind, base_url, "workspace", row.key_hint, names)
 
 
@@ -328,3 +357,4 @@ async def delete_workspace_provider(ctx: Ctx, provider_id: str) -> None:
         if not result.rowcount:
             raise NotFound(f"This workspace has no provider '{provider_id}'.")
     _forget(ctx.tenant_id)
+    _retire(ctx.tenant_id, provider_id)

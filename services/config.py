@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     solo_trust_proxy: bool = False
     solo_trusted_proxy_hops: int = 1
     solo_public_url: str = ""
+    # Addresses (IPs or CIDRs, comma-separated) that tenant-supplied URLs may reach although not public,
+    # e.g. an internal model gateway. Empty: public addresses only.
+    solo_outbound_allow: str = ""
 
     # Accounts.
     session_days: int = 7

@@ -31,6 +31,7 @@ from services.llm.base import (
     ProviderRequestError,
     ToolSpec,
     message_from_body,
+    redact,
 )
 from services.llm.events import (
     ChatMessage,
@@ -178,9 +179,12 @@ class AnthropicProvider(Provider):
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        public_only: bool = False,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> None:
-        super().__init__(provider_id=provider_id, label=label, models=models, retry=retry)
+        super().__init__(
+            provider_id=provider_id, label=label, models=models, retry=retry, public_only=public_only
+        )
         self.base_url = base_url or ANTHROPIC_BASE_URL
         self.default_max_tokens = default_max_tokens
         # Everything explicit: the SDK would otherwise look for credentials in the environment.
@@ -189,6 +193,9 @@ class AnthropicProvider(Provider):
             base_url=self.base_url,
             max_retries=0,
             timeout=anthropic.Timeout(timeout, connect=connect_timeout),
+            http_client=anthropic.DefaultAsyncHttpxClient(**self.http_client_kwargs())
+            if public_only
+            else None,
         )
 
     async def _stream_once(
@@ -282,6 +289,8 @@ class AnthropicProvider(Provider):
             ids = [model.id async for model in self._client.models.list(limit=1000)]
         except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
             error = error_from_anthropic_exception(exc)
+            if self.public_only:
+                error = redact(error)
             if self.models:
                 logger.warning(
                     "listing models of %s failed (%s); using the configured list", self.id, error.message

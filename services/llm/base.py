@@ -83,8 +83,11 @@ class Provider(abc.ABC):
         label: str,
         models: Sequence[str] = (),
         retry: RetryPolicy | None = None,
+        public_only: bool = False,
     ) -> None:
         self.id = provider_id
+        # A tenant's own provider: connect to public addresses only, and show errors without the body.
+        self.public_only = public_only
         self.label = label
         self.models: list[str] = list(models)
         self.retry = retry or RetryPolicy()
@@ -112,7 +115,15 @@ class Provider(abc.ABC):
             stream_with_retries(attempt, self.retry, sleep=self._sleep, rand=self._rand)
         ) as events:
             async for event in events:
-                yield event
+                yield redact(event) if self.public_only and isinstance(event, ProviderError) else event
+
+    def http_client_kwargs(self) -> dict[str, Any]:
+        """Extra arguments for the SDK client: the public-only transport for a tenant's provider."""
+        if not self.public_only:
+            return {}
+        from services.netguard import PublicOnlyTransport
+
+        return {"transport": PublicOnlyTransport()}
 
     @abc.abstractmethod
     def _stream_once(
@@ -184,6 +195,35 @@ async def collect_reply(events: AsyncIterator[Event]) -> Reply:
             await events.aclose()
     reply.text = "".join(parts)
     return reply
+
+
+def redact(error: ProviderError) -> ProviderError:
+    """The error of a tenant-configured endpoint, told without anything from its response body (which
+    could come from a server the tenant should not read through us)."""
+    from services.netguard import NOT_PUBLIC
+
+    status = error.status_code
+    if NOT_PUBLIC in error.message:
+        message = (
+            "The provider's address is not public (private, loopback or link-local); a workspace's own "
+            "providers must use public addresses."
+        )
+        return ProviderError(message=message, status_code=status, retryable=False)
+    if status is None:
+        message = "Could not connect to the provider, or the connection broke. Check its base URL."
+    elif status in (401, 403):
+        message = f"The provider refused the request (HTTP {status}): check the API key."
+    elif status == 404:
+        message = "The provider answered HTTP 404: check the base URL and the model name."
+    elif status == 429:
+        message = "The provider is rate limiting requests (HTTP 429). Try again shortly."
+    elif status >= 500:
+        message = f"The provider had an error (HTTP {status}). Try again."
+    else:
+        message = f"The provider refused the request (HTTP {status})."
+    return ProviderError(
+        message=message, status_code=status, retryable=error.retryable, retry_after=error.retry_after
+    )
 
 
 def message_from_body(body: object, fallback: str) -> str:

@@ -19,6 +19,7 @@ from services.llm.base import (
     ProviderRequestError,
     ToolSpec,
     message_from_body,
+    redact,
 )
 from services.llm.events import (
     ChatMessage,
@@ -178,9 +179,12 @@ class OpenAICompatibleProvider(Provider):
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        public_only: bool = False,
         max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
     ) -> None:
-        super().__init__(provider_id=provider_id, label=label, models=models, retry=retry)
+        super().__init__(
+            provider_id=provider_id, label=label, models=models, retry=retry, public_only=public_only
+        )
         self.base_url = base_url or OPENAI_BASE_URL
         self.max_tokens_param = max_tokens_param
         # Everything explicit: the SDK would otherwise read OPENAI_API_KEY / OPENAI_BASE_URL itself.
@@ -189,6 +193,7 @@ class OpenAICompatibleProvider(Provider):
             base_url=self.base_url,
             max_retries=0,
             timeout=openai.Timeout(timeout, connect=connect_timeout),
+            http_client=openai.DefaultAsyncHttpxClient(**self.http_client_kwargs()) if public_only else None,
         )
 
     async def _stream_once(
@@ -273,6 +278,8 @@ class OpenAICompatibleProvider(Provider):
             ids = [model.id async for model in self._client.models.list()]
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             error = error_from_openai_exception(exc)
+            if self.public_only:
+                error = redact(error)
             if self.models:
                 logger.warning(
                     "listing models of %s failed (%s); using the configured list", self.id, error.message

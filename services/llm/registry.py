@@ -49,6 +49,7 @@ class ProviderConfig:
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     models: list[str] = field(default_factory=list)
+    public_only: bool = False  # a tenant's own provider (see services/netguard.py)
 
     def __post_init__(self) -> None:
         if self.kind not in PROVIDER_KINDS:
@@ -197,6 +198,7 @@ def make_provider(
             models=config.models,
             retry=retry,
             timeout=timeout,
+            public_only=config.public_only,
         )
     return OpenAICompatibleProvider(
         provider_id=config.id,
@@ -207,4 +209,5 @@ def make_provider(
         retry=retry,
         max_tokens_param="max_completion_tokens" if config.kind == "openai" else "max_tokens",
         timeout=timeout,
+        public_only=config.public_only,
     )

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from services import ai_catalog
 from services.auth.accounts import sign_up
+from services.config import get_settings
 from services.context import Ctx
 from services.db import tenant_session
 from services.errors import PermissionDenied, ValidationError
@@ -27,6 +28,13 @@ async def _users(tctx):  # type: ignore[no-untyped-def]
 def no_server_providers(monkeypatch):  # type: ignore[no-untyped-def]
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XAI_API_KEY", "LLM_ENDPOINTS"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def loopback_allowed(monkeypatch):  # type: ignore[no-untyped-def]
+    """The operator lets tenant URLs reach loopback (where the fake provider listens)."""
+    monkeypatch.setenv("SOLO_OUTBOUND_ALLOW", "127.0.0.0/8")
+    get_settings.cache_clear()
 
 
 async def test_nothing_configured_explains_how(tctx, no_server_providers) -> None:
@@ -65,7 +73,9 @@ async def test_server_provider_models_come_from_the_provider(tctx, monkeypatch) 
         assert (await ai_catalog.catalog(member)).default == "local/alpha"
 
 
-async def test_workspace_provider_key_is_encrypted_and_never_returned(tctx, no_server_providers) -> None:
+async def test_workspace_provider_key_is_encrypted_and_never_returned(
+    tctx, no_server_providers, loopback_allowed
+) -> None:
     owner, member = await _users(tctx)
     secret = "sk-test-" + "x" * 24 + "WXYZ"
     with FakeLLMServer() as server:
@@ -122,7 +132,9 @@ async def test_bad_provider_input_is_refused(tctx, no_server_providers) -> None:
         await ai_catalog.save_workspace_provider(owner, provider_id="Bad Id!", kind="openai", label="X")
 
 
-async def test_other_tenants_cannot_see_a_workspace_provider(tctx, other_tenant, no_server_providers) -> None:
+async def test_other_tenants_cannot_see_a_workspace_provider(
+    tctx, other_tenant, no_server_providers, loopback_allowed
+) -> None:
     from services.context import TenantCtx
 
     owner, _ = await _users(tctx)
