@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
+from collections.abc import AsyncIterator
 
 import reflex as rx
 
 from app.api.routes import build_api
 from app.pages import admin_models, auth, chat, members, not_found, settings
 from services import web
+from services.db import check_app_role
 from state.session import RebindOnConnect
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
@@ -27,6 +30,16 @@ if app.sio is not None:
     app.sio.eio.cors_allowed_origins = web.websocket_origin_allowed
 
 app.add_middleware(RebindOnConnect())
+
+
+@contextlib.asynccontextmanager
+async def _refuse_unsafe_database_role() -> AsyncIterator[None]:
+    """Runs before the server accepts requests: a failure here stops the start."""
+    await check_app_role()
+    yield
+
+
+app.register_lifespan_task(_refuse_unsafe_database_role)
 
 for module in (auth, chat, settings, members, admin_models, not_found):
     module.register(app)

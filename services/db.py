@@ -72,3 +72,26 @@ async def dispose_all() -> None:
     for engine in list(_engines.values()):
         await engine.dispose()
     _engines.clear()
+
+
+class UnsafeDatabaseRole(RuntimeError):
+    """The app's database role could bypass row-level security."""
+
+
+async def check_app_role(engine: AsyncEngine | None = None) -> None:
+    """Refuse to serve when the app's role is a superuser or has BYPASSRLS: row-level security would not
+    apply to it, and one missing tenant filter would leak every tenant's data."""
+    async with (engine or get_engine()).connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            )
+        ).one()
+    name, superuser, bypass = row
+    if superuser or bypass:
+        what = "SUPERUSER" if superuser else "BYPASSRLS"
+        raise UnsafeDatabaseRole(
+            f"The app connects to Postgres as '{name}', which has {what}: row-level security would not "
+            "protect tenants from each other. Point APP_DATABASE_URL at a role without SUPERUSER and "
+            "BYPASSRLS (README: External Postgres)."
+        )

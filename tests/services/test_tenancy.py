@@ -334,3 +334,18 @@ async def test_custom_domain_cannot_take_over_a_subdomain(monkeypatch) -> None:
     # A look-alike that is not under the base domain is fine.
     async with global_session() as session:
         await tenants.create_tenant(session, name="Fine", slug=unique_slug("f"), domain=f"{victim}-solo.test")
+
+
+async def test_the_app_refuses_a_role_that_bypasses_rls(owner_url) -> None:
+    """The app's own role passes; the owner (a superuser on the embedded server) is refused at start."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.db import UnsafeDatabaseRole, check_app_role
+
+    await check_app_role()
+    engine = create_async_engine(owner_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with pytest.raises(UnsafeDatabaseRole, match="SUPERUSER"):
+            await check_app_role(engine)
+    finally:
+        await engine.dispose()
