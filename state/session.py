@@ -10,6 +10,12 @@ from services.auth import accounts, oauth, roles
 from services.context import Ctx, TenantCtx
 from state import request
 
+# Log-out is a same-origin POST (a GET link could be triggered by any site): build a form and submit it.
+LOG_OUT_SCRIPT = (
+    "(() => { const f = document.createElement('form'); f.method = 'POST'; f.action = '/auth/logout'; "
+    "f.style.display = 'none'; document.body.appendChild(f); f.submit(); })()"
+)
+
 
 class SessionState(rx.State):
     # Branding (public, shown on every page).
@@ -99,7 +105,7 @@ class SessionState(rx.State):
         if ctx is not None:
             await accounts.log_out(ctx)
         self.signed_in = False
-        return rx.call_script("window.location.replace('/auth/logout')")
+        return rx.call_script(LOG_OUT_SCRIPT)
 
 
 async def require_user(state: rx.State, permission: str = "workspace.use") -> Ctx:
