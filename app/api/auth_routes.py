@@ -34,6 +34,12 @@ CROSS_SITE = "This request did not come from this site's own pages, so it was re
 PROVIDER_DOWN = "Could not reach the sign-in provider. Try again later."
 PROVIDER_CANCELLED = "You cancelled the sign-in at the provider. Start again when you are ready."
 PROVIDER_REFUSED = "The sign-in provider refused the request. Start again."
+NOT_CONFIGURED = "This sign-in method is not configured on this server."
+
+
+def _configured(provider: str) -> bool:
+    """The path segment names a configured provider (checked before any text derived from it is shown)."""
+    return provider in {p.id for p in oauth.configured_providers()}
 
 
 def _host(request: Request) -> str:
@@ -141,6 +147,8 @@ async def oauth_start(request: Request) -> Response:
     if tctx is None:
         return _problem(NO_WORKSPACE, 404)
     provider = request.path_params["provider"]
+    if not _configured(provider):
+        return _problem(NOT_CONFIGURED, 404)
     link_user_id = None
     if request.query_params.get("mode") == "link":
         if not same_origin(request):
@@ -156,8 +164,8 @@ async def oauth_start(request: Request) -> Response:
         url = await oauth.start(
             tctx, provider, _callback_url(request, provider), binding=binding, link_user_id=link_user_id
         )
-    except NotFound as exc:
-        return _problem(str(exc), 404)
+    except NotFound:
+        return _problem(NOT_CONFIGURED, 404)
     except ServiceError as exc:  # fixed texts from the service (provider unavailable)
         return _problem(str(exc), 502)
     except Exception:  # anything else talking to the provider: logged, never shown
@@ -173,6 +181,8 @@ async def oauth_callback(request: Request) -> Response:
     if tctx is None:
         return _problem(NO_WORKSPACE, 404)
     provider = request.path_params["provider"]
+    if not _configured(provider):
+        return _problem(NOT_CONFIGURED, 404)
     error = request.query_params.get("error")
     if error:
         log.info(

@@ -204,6 +204,9 @@ async def test_oauth_provider_errors_are_not_echoed(host: str, provider: FakeOAu
     assert response.status_code == 400 and "555" not in response.text and "server_error" not in response.text
     cancelled = await browser.request("GET", "/auth/oauth/google/callback?error=access_denied")
     assert "cancelled" in cancelled.text
+    for path in ("/auth/oauth/Call-555-0100/start", "/auth/oauth/Call-555-0100/callback?code=x&state=y"):
+        unknown = await browser.request("GET", path)
+        assert unknown.status_code == 404 and "555" not in unknown.text and "not configured" in unknown.text
     provider.stop()
     down = await browser.request("GET", "/auth/oauth/google/start")
     assert down.status_code == 502 and "127.0.0.1" not in down.text and "Connect" not in down.text
