@@ -140,6 +140,8 @@ async def test_logout_is_post_only_and_same_origin(tctx, host: str, member) -> N
     assert foreign.status_code == 403
     cross = await browser.request("POST", "/auth/logout", **{"sec-fetch-site": "cross-site"})
     assert cross.status_code == 403
+    sibling = await browser.request("POST", "/auth/logout", **{"sec-fetch-site": "same-site"})
+    assert sibling.status_code == 403  # another tenant's subdomain is another origin
     assert await authenticate(tctx.tenant_id, token) is not None  # nothing happened
 
     ok = await browser.request(
