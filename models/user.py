@@ -73,6 +73,10 @@ class OAuthState(SQLModel, table=True):
     nonce: str = Field(default="", max_length=128)
     redirect_uri: str = Field(max_length=2000)
     expires_at: datetime = ts()
+    # The hash of the browser's OAuth binding cookie: the callback must come from the browser that started.
+    binding_hash: str = Field(default="", max_length=64)
+    # Set in link mode: the signed-in user who asked to connect this provider to their account.
+    link_user_id: uuid.UUID | None = fk("users", nullable=True, index=False)
 
 
 class OneTimeToken(SQLModel, table=True):

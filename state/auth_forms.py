@@ -8,11 +8,14 @@ import reflex as rx
 from reflex_base.event import EventSpec
 
 from services.auth import accounts, reset
-from services.errors import ServiceError
+from services.errors import AuthError, ServiceError
 from state import request
 from state.session import SessionState
 
 NO_WORKSPACE = "There is no workspace at this address. Check the link you followed."
+LOGIN_COOKIE_MISSING = (
+    "Your browser did not keep the sign-in cookie. Reload the page, allow cookies, and log in again."
+)
 
 
 def _go(url: str) -> EventSpec:
@@ -36,7 +39,10 @@ class AuthFormState(rx.State):
         session = await self.get_state(SessionState)
         tctx = await session.tenant_ctx()
         assert tctx is not None
-        ticket = await accounts.issue_login_ticket(tctx, user_id)
+        binding = request.login_binding(self)
+        if not binding:
+            raise AuthError(LOGIN_COOKIE_MISSING)
+        ticket = await accounts.issue_login_ticket(tctx, user_id, binding=binding)
         return _go(f"/auth/complete?ticket={ticket}")
 
     @rx.event

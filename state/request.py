@@ -7,14 +7,29 @@ from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 from services import web
+from services.config import get_settings
 
 if TYPE_CHECKING:
     import reflex as rx
 
-SESSION_COOKIE = "solo_session"
+SESSION_COOKIE = "solo_session"  # the session cookie's base name; `session_cookie_name()` is the one sent
+LOGIN_BINDING_COOKIE = "solo_login"  # ties a login ticket to the browser whose form asked for it
+OAUTH_BINDING_COOKIE = "solo_oauth"  # ties an OAuth `state` to the browser that started the flow
 
 
-def parse_cookie(header: str, name: str = SESSION_COOKIE) -> str:
+def cookie_name(base: str) -> str:
+    """The one place that names our cookies: with SOLO_SECURE_COOKIES the `__Host-` prefix (the browser then
+    insists on Secure, Path=/ and no Domain, so no sibling subdomain can plant or shadow it)."""
+    return f"__Host-{base}" if get_settings().solo_secure_cookies else base
+
+
+def session_cookie_name() -> str:
+    return cookie_name(SESSION_COOKIE)
+
+
+def parse_cookie(header: str, name: str = "") -> str:
+    """The value of cookie `name` (default: the session cookie) in a Cookie header, or ""."""
+    name = name or session_cookie_name()
     if not header:
         return ""
     jar: SimpleCookie = SimpleCookie()
@@ -40,6 +55,11 @@ def client_ip(state: rx.State) -> str:
 
 def session_token(state: rx.State) -> str:
     return parse_cookie(state.router.headers.cookie)
+
+
+def login_binding(state: rx.State) -> str:
+    """The browser's login-binding cookie as its websocket handshake carried it ("" when it had none)."""
+    return parse_cookie(state.router.headers.cookie, cookie_name(LOGIN_BINDING_COOKIE))
 
 
 def user_agent(state: rx.State) -> str:

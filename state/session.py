@@ -16,6 +16,12 @@ from state import request
 
 log = logging.getLogger("solo.session")
 
+# Log-out is a same-origin POST (a GET link could be triggered by any site): build a form and submit it.
+LOG_OUT_SCRIPT = (
+    "(() => { const f = document.createElement('form'); f.method = 'POST'; f.action = '/auth/logout'; "
+    "f.style.display = 'none'; document.body.appendChild(f); f.submit(); })()"
+)
+
 
 class SessionState(rx.State):
     # Branding (public, shown on every page).
@@ -119,7 +125,7 @@ class SessionState(rx.State):
             await accounts.log_out(ctx)
         await self.bind_user(None)
         self.signed_in = False
-        return rx.call_script("window.location.replace('/auth/logout')")
+        return rx.call_script(LOG_OUT_SCRIPT)
 
 
 def user_bound_states() -> list[type[rx.State]]:

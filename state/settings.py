@@ -1,14 +1,15 @@
-"""The signed-in user's own settings: name, password, sessions."""
+"""The signed-in user's own settings: name, password, connected accounts, sessions."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import reflex as rx
 
-from services.auth import accounts
+from services.auth import accounts, oauth, oauth_links
 from services.errors import ServiceError
-from state.session import SessionState, require_user
+from state.session import LOG_OUT_SCRIPT, SessionState, require_user
 
 
 def _when(dt: datetime) -> str:
@@ -41,6 +42,11 @@ class SettingsState(rx.State):
     profile_msg: str = ""
     password_msg: str = ""
     sessions_msg: str = ""
+    # Connected sign-in providers (plain display data; their ids stay backend-only, matched by position).
+    connected: list[dict[str, str]] = []
+    connectable: list[dict[str, str]] = []
+    connected_msg: str = ""
+    _connected_ids: list[str] = []
     error: str = ""
 
     @rx.event
@@ -51,6 +57,37 @@ class SettingsState(rx.State):
             me = await accounts.get_me(ctx)
             self.name, self.email, self.has_password = me.name, me.email, me.has_password
             await self._load_sessions(ctx)
+            await self._load_connected(ctx)
+        except ServiceError as exc:
+            self.error = str(exc)
+            return
+        just = self.router.url.query_parameters.get("connected", "")
+        label = next((p["label"] for p in self.connected if p["provider"] == just), "")
+        self.connected_msg = f"{label} is now connected: you can sign in with it." if label else ""
+
+    async def _load_connected(self, ctx) -> None:  # type: ignore[no-untyped-def]
+        rows = await oauth_links.list_connected(ctx)
+        self._connected_ids = [str(r.id) for r in rows]
+        self.connected = [{"provider": r.provider, "label": r.label, "email": r.email or "-"} for r in rows]
+        have = {r.provider for r in rows}
+        self.connectable = [
+            {"label": p.label, "href": f"/auth/oauth/{p.id}/start?mode=link"}
+            for p in oauth.configured_providers()
+            if p.id not in have
+        ]
+
+    @rx.event
+    async def unlink(self, index: int):
+        self.connected_msg = self.error = ""
+        try:
+            ctx = await require_user(self, "settings.own")
+            if not isinstance(index, int) or not 0 <= index < len(self._connected_ids):
+                self.error = "That connected account is no longer listed. Reload the page."
+                return
+            await oauth_links.unlink(ctx, uuid.UUID(self._connected_ids[index]))
+            label = self.connected[index]["label"] if index < len(self.connected) else "The provider"
+            await self._load_connected(ctx)
+            self.connected_msg = f"{label} is disconnected."
         except ServiceError as exc:
             self.error = str(exc)
 
@@ -103,4 +140,4 @@ class SettingsState(rx.State):
         except ServiceError as exc:
             self.error = str(exc)
             return
-        return rx.call_script("window.location.replace('/auth/logout')")
+        return rx.call_script(LOG_OUT_SCRIPT)

@@ -1,4 +1,4 @@
-"""/settings: name, password, sessions."""
+"""/settings: name, password, connected accounts, sessions."""
 
 from __future__ import annotations
 
@@ -12,6 +12,59 @@ from state.settings import SettingsState
 
 def _section(title: str, *children: rx.Component) -> rx.Component:
     return rx.card(rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"), width="100%")
+
+
+def _connected_accounts() -> rx.Component:
+    return _section(
+        "Connected accounts",
+        rx.text("Providers you can sign in with, besides your password.", size="2", color_scheme="gray"),
+        notice_callout(SettingsState.connected_msg),
+        rx.cond(
+            SettingsState.connected.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Provider"),
+                        rx.table.column_header_cell("Email"),
+                        rx.table.column_header_cell(""),
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        SettingsState.connected,
+                        lambda a, i: rx.table.row(
+                            rx.table.cell(a["label"]),
+                            rx.table.cell(a["email"]),
+                            rx.table.cell(
+                                rx.button(
+                                    "Disconnect",
+                                    size="1",
+                                    variant="soft",
+                                    color_scheme="red",
+                                    aria_label="Disconnect " + a["label"],
+                                    on_click=SettingsState.unlink(i),
+                                )
+                            ),
+                        ),
+                    )
+                ),
+                width="100%",
+                size="1",
+            ),
+            rx.text("No provider is connected yet.", size="2"),
+        ),
+        rx.hstack(
+            rx.foreach(
+                SettingsState.connectable,
+                # A plain anchor: a full page load reaches the server route (rx.link would route client-side).
+                lambda p: rx.button(
+                    rx.el.a("Connect " + p["label"], href=p["href"]), as_child=True, variant="outline"
+                ),
+            ),
+            spacing="3",
+            wrap="wrap",
+        ),
+    )
 
 
 def _body() -> rx.Component:
@@ -66,6 +119,7 @@ def _body() -> rx.Component:
                 reset_on_submit=True,
             ),
         ),
+        _connected_accounts(),
         _section(
             "Sessions",
             rx.text("Browsers and devices signed in to your account.", size="2", color_scheme="gray"),

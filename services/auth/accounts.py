@@ -256,14 +256,30 @@ async def consume_token(session: AsyncSession, purpose: str, token: str) -> OneT
     return row
 
 
-async def issue_login_ticket(tctx: TenantCtx, user_id: uuid.UUID) -> str:
-    """A 60-second single-use ticket the browser swaps for an HttpOnly session cookie."""
-    return await issue_token(tctx, user_id, "login", TICKET_TTL)
+async def issue_login_ticket(tctx: TenantCtx, user_id: uuid.UUID, *, binding: str = "") -> str:
+    """A 60-second single-use ticket the browser swaps for an HttpOnly session cookie.
 
-
-async def redeem_login_ticket(tctx: TenantCtx, ticket: str) -> tuple[str, datetime]:
+    With `binding` (the value of the browser's login-binding cookie) the stored hash covers ticket and
+    binding together, so the ticket redeems only with that same cookie: one planted in another browser fails."""
+    if not binding:
+        return await issue_token(tctx, user_id, "login", TICKET_TTL)
+    ticket = new_token()
     async with tenant_session(tctx.tenant_id) as session:
-        row = await consume_token(session, "login", ticket)
+        session.add(
+            OneTimeToken(
+                tenant_id=tctx.tenant_id,
+                user_id=user_id,
+                purpose="login",
+                token_hash=token_hash(f"{ticket}.{binding}"),
+                expires_at=utcnow() + TICKET_TTL,
+            )
+        )
+    return ticket
+
+
+async def redeem_login_ticket(tctx: TenantCtx, ticket: str, *, binding: str = "") -> tuple[str, datetime]:
+    async with tenant_session(tctx.tenant_id) as session:
+        row = await consume_token(session, "login", f"{ticket}.{binding}" if binding else ticket)
         if row is None:
             raise AuthError("This sign-in link has expired. Log in again.")
         user = await session.get(User, row.user_id)

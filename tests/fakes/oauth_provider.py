@@ -12,7 +12,11 @@ and the PKCE `code_verifier` hashes to the S256 `code_challenge`) and answers wi
 otherwise. The identity it hands out is configurable per test, and every request is recorded so tests can
 assert what the client sent.
 
-Runs `http.server.ThreadingHTTPServer` in a daemon thread on an ephemeral port (no extra dependencies).
+ID tokens are real RS256 JWTs signed with a key generated when the provider is created and published at
+`/jwks` (the discovery document's `jwks_uri`). `id_token_mode` makes the next ID tokens wrong on purpose:
+"wrong_nonce", "wrong_aud", "expired", "bad_signature" (signed with another key) or "missing".
+
+Runs `http.server.ThreadingHTTPServer` in a daemon thread on an ephemeral port (`cryptography` signs).
 """
 
 from __future__ import annotations
@@ -29,11 +33,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 CODE_TTL_SECONDS = 60
 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
+    numbers = key.public_key().public_numbers()
+
+    def enc(n: int) -> str:
+        return _b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+    return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": enc(numbers.n), "e": enc(numbers.e)}
 
 
 def s256(verifier: str) -> str:
@@ -107,6 +127,11 @@ class FakeOAuthProvider:
         self.userinfo_requests: list[dict[str, str]] = []
         # Force the next token request to fail with this (status, error, description).
         self.token_failure: tuple[int, str, str] | None = None
+        # "" (correct ID tokens) or one of: wrong_nonce, wrong_aud, expired, bad_signature, missing.
+        self.id_token_mode = ""
+        self.signing_key = _new_key()
+        self.kid = secrets.token_hex(8)
+        self.id_tokens: list[str] = []  # every ID token issued, for assertions
         self._grants: dict[str, _Grant] = {}
         self._tokens: dict[str, _Grant] = {}
         self._lock = threading.Lock()
@@ -178,7 +203,7 @@ class FakeOAuthProvider:
             "jwks_uri": f"{base}/jwks",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["HS256"],
+            "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "email", "profile"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
@@ -294,7 +319,8 @@ class FakeOAuthProvider:
         body: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer", "scope": grant.scope}
         if kind == "oidc":
             body["expires_in"] = 3600
-            body["id_token"] = self._id_token(grant)
+            if self.id_token_mode != "missing":
+                body["id_token"] = self._id_token(grant)
         return body
 
     def _client_credentials(
@@ -313,27 +339,33 @@ class FakeOAuthProvider:
         return form.get("client_id"), None, None
 
     def _id_token(self, grant: _Grant) -> str:
-        """An HS256 ID token signed with the client secret (allowed by OIDC Core 10.1)."""
+        """An RS256 ID token (OIDC Core 2 and 3.1.3.6), wrong on purpose when `id_token_mode` says so."""
         assert isinstance(grant.identity, OidcIdentity)
+        mode = self.id_token_mode
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.url,
-            "aud": grant.client_id,
+            "aud": "someone-else" if mode == "wrong_aud" else grant.client_id,
             "sub": grant.identity.sub,
             "email": grant.identity.email,
             "email_verified": grant.identity.email_verified,
             "name": grant.identity.name,
-            "iat": now,
-            "exp": now + 3600,
+            "iat": now - 7200 if mode == "expired" else now,
+            "exp": now - 3600 if mode == "expired" else now + 3600,
         }
         if grant.nonce:
-            claims["nonce"] = grant.nonce
-        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+            claims["nonce"] = "not-the-nonce-you-sent" if mode == "wrong_nonce" else grant.nonce
+        header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": self.kid}).encode())
         payload = _b64url(json.dumps(claims).encode())
-        signature = hmac.new(
-            self.client_secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256
-        ).digest()
-        return f"{header}.{payload}.{_b64url(signature)}"
+        key = _new_key() if mode == "bad_signature" else self.signing_key
+        signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        token = f"{header}.{payload}.{_b64url(signature)}"
+        with self._lock:
+            self.id_tokens.append(token)
+        return token
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [_jwk(self.signing_key, self.kid)]}
 
     def _bearer(self, headers: dict[str, str], kind: str) -> _Grant:
         auth = headers.get("authorization", "")
@@ -441,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/api/user/emails":
                 self._json(200, self.fake._github_emails(self._headers()))
             elif path == "/jwks":
-                self._json(200, {"keys": []})
+                self._json(200, self.fake.jwks())
             else:
                 self._json(404, {"error": "not_found", "error_description": f"No route for {path}."})
         except OAuthError as err:

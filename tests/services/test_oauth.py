@@ -2,72 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+import logging
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from models import OAuthAccount, OAuthState, User
+from models import OAuthState
 from services.auth import oauth
 from services.auth.accounts import authenticate, log_in, sign_up
 from services.config import get_settings
 from services.db import tenant_session
 from services.errors import AuthError, NotFound
 from tests.fakes.oauth_provider import FakeOAuthProvider, GitHubIdentity, OidcIdentity, s256
+from tests.services import oauth_support
+from tests.services.oauth_support import (
+    BIND,
+    PASSWORD,
+    REDIRECT,
+    authorize,
+    links,
+    mark_verified,
+    sign_in_with,
+    users,
+)
 
-REDIRECT = "http://acme.localhost:3000/api/auth/{provider}/callback"
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOAuthProvider]:
-    fake = FakeOAuthProvider().start()
-    monkeypatch.setenv("GOOGLE_CLIENT_ID", fake.client_id)
-    monkeypatch.setenv("GOOGLE_CLIENT_SECRET", fake.client_secret)
-    monkeypatch.setenv("GOOGLE_DISCOVERY_URL", fake.discovery_url)
-    monkeypatch.setenv("GITHUB_CLIENT_ID", fake.github_client_id)
-    monkeypatch.setenv("GITHUB_CLIENT_SECRET", fake.github_client_secret)
-    monkeypatch.setenv("GITHUB_AUTHORIZE_URL", f"{fake.url}/login/oauth/authorize")
-    monkeypatch.setenv("GITHUB_TOKEN_URL", f"{fake.url}/login/oauth/access_token")
-    monkeypatch.setenv("GITHUB_API_URL", f"{fake.url}/api")
-    get_settings.cache_clear()  # the tenant fixtures may already have read (and cached) the settings
-    oauth._discovery_cache.clear()
-    try:
-        yield fake
-    finally:
-        oauth._discovery_cache.clear()
-        fake.stop()
-
-
-async def authorize(url: str) -> tuple[str, str, str]:
-    """Follow the authorization URL like a browser would (one hop); return (code, state, callback URL)."""
-    async with httpx.AsyncClient(follow_redirects=False, timeout=5) as client:
-        response = await client.get(url)
-    assert response.status_code == 302, response.text
-    location = response.headers["location"]
-    params = parse_qs(urlsplit(location).query)
-    return params["code"][0], params["state"][0], location
-
-
-async def sign_in_with(tctx, provider_id: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """The whole browser round trip; returns (session token, state)."""
-    url = await oauth.start(tctx, provider_id, REDIRECT.format(provider=provider_id))
-    code, state, _ = await authorize(url)
-    token, _expires = await oauth.finish(tctx, provider_id, code=code, state=state)
-    return token, state
-
-
-async def links(tenant_id) -> list[OAuthAccount]:  # type: ignore[no-untyped-def]
-    async with tenant_session(tenant_id) as session:
-        return list((await session.exec(select(OAuthAccount))).all())
-
-
-async def users(tenant_id) -> list[User]:  # type: ignore[no-untyped-def]
-    async with tenant_session(tenant_id) as session:
-        return list((await session.exec(select(User))).all())
+provider = oauth_support.provider  # the loopback provider fixture
 
 
 async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAuthProvider) -> None:
@@ -76,7 +36,7 @@ async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAut
     )
     redirect = REDIRECT.format(provider="google")
 
-    url = await oauth.start(tctx, "google", redirect)
+    url = await oauth.start(tctx, "google", redirect, binding=BIND)
     assert url.startswith(f"{provider.url}/authorize?")
     code, state, location = await authorize(url)
     assert location.startswith(redirect + "?")
@@ -89,7 +49,7 @@ async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAut
     assert seen["redirect_uri"] == redirect
     assert "openid" in seen["scope"].split() and "email" in seen["scope"].split()
 
-    token, _ = await oauth.finish(tctx, "google", code=code, state=state)
+    token, _ = await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
 
     sent = provider.last_token_request
     assert sent["pkce_verified"] is True
@@ -118,6 +78,7 @@ async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAut
 async def test_github_links_to_existing_password_account(tctx, provider: FakeOAuthProvider) -> None:
     owner = await sign_up(tctx, email="first@example.com", password=PASSWORD)
     existing = await sign_up(tctx, email="dev@example.com", password=PASSWORD, name="Dev")
+    await mark_verified(tctx.tenant_id, existing.id)  # both sides verified: joining by email is allowed
     provider.github = GitHubIdentity(
         id=4242,
         login="dev",
@@ -129,11 +90,11 @@ async def test_github_links_to_existing_password_account(tctx, provider: FakeOAu
         ],
     )
 
-    url = await oauth.start(tctx, "github", REDIRECT.format(provider="github"))
+    url = await oauth.start(tctx, "github", REDIRECT.format(provider="github"), binding=BIND)
     assert url.startswith(f"{provider.url}/login/oauth/authorize?")
     code, state, _ = await authorize(url)
     assert provider.last_authorize["code_challenge_method"] == "S256"
-    token, _ = await oauth.finish(tctx, "github", code=code, state=state)
+    token, _ = await oauth.finish(tctx, "github", code=code, state=state, binding=BIND)
     assert provider.last_token_request["pkce_verified"] is True
 
     ctx = await authenticate(tctx.tenant_id, token)
@@ -158,7 +119,7 @@ async def test_unverified_email_is_refused_and_not_linked(tctx, provider: FakeOA
     victim = await sign_up(tctx, email="victim@example.com", password=PASSWORD)
     provider.identity = OidcIdentity(sub="attacker", email="victim@example.com", email_verified=False)
 
-    with pytest.raises(AuthError, match="verified email"):
+    with pytest.raises(AuthError, match="Log in with your password, then connect Google from Settings"):
         await sign_in_with(tctx, "google")
     assert await links(tctx.tenant_id) == []
     assert [u.id for u in await users(tctx.tenant_id)] == [victim.id]
@@ -169,94 +130,111 @@ async def test_unverified_email_is_refused_and_not_linked(tctx, provider: FakeOA
         email="victim@example.com",
         emails=[{"email": "victim@example.com", "primary": True, "verified": False}],
     )
-    with pytest.raises(AuthError, match="verified email"):
+    with pytest.raises(AuthError, match="Log in with your password"):
         await sign_in_with(tctx, "github")
     assert await links(tctx.tenant_id) == []
 
 
 async def test_forged_state_is_refused_and_state_is_single_use(tctx, provider: FakeOAuthProvider) -> None:
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
 
     with pytest.raises(AuthError, match="state"):
-        await oauth.finish(tctx, "google", code=code, state="forged-" + state)
+        await oauth.finish(tctx, "google", code=code, state="forged-" + state, binding=BIND)
     assert provider.token_requests == []  # a forged state never reaches the provider
 
-    token, _ = await oauth.finish(tctx, "google", code=code, state=state)
+    token, _ = await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
     assert await authenticate(tctx.tenant_id, token) is not None
 
     with pytest.raises(AuthError, match="state"):
-        await oauth.finish(tctx, "google", code=code, state=state)
+        await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
     assert len(provider.token_requests) == 1
 
 
 async def test_state_of_another_tenant_is_refused(tctx, other_tenant, provider: FakeOAuthProvider) -> None:
     from services.context import TenantCtx
 
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
     with pytest.raises(AuthError, match="state"):
-        await oauth.finish(TenantCtx(tenant_id=other_tenant.id), "google", code=code, state=state)
+        await oauth.finish(
+            TenantCtx(tenant_id=other_tenant.id), "google", code=code, state=state, binding=BIND
+        )
     # It was not consumed by the other tenant's attempt (that tenant cannot even see it).
-    token, _ = await oauth.finish(tctx, "google", code=code, state=state)
+    token, _ = await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
     assert await authenticate(tctx.tenant_id, token) is not None
 
 
 async def test_state_for_another_provider_is_refused(tctx, provider: FakeOAuthProvider) -> None:
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
     with pytest.raises(AuthError, match="state"):
-        await oauth.finish(tctx, "github", code=code, state=state)
+        await oauth.finish(tctx, "github", code=code, state=state, binding=BIND)
     # The attempt used the state up: it cannot be replayed with the right provider either.
     with pytest.raises(AuthError, match="state"):
-        await oauth.finish(tctx, "google", code=code, state=state)
+        await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
     assert provider.token_requests == []
     async with tenant_session(tctx.tenant_id) as session:
         assert (await session.exec(select(OAuthState))).all() == []
 
 
-async def test_token_endpoint_errors_surface_as_auth_error(tctx, provider: FakeOAuthProvider) -> None:
+async def test_token_endpoint_errors_show_a_fixed_message_and_log_the_detail(
+    tctx, provider: FakeOAuthProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="solo.auth.oauth")
     # A code the provider does not know (OIDC: HTTP 400 with an OAuth error body).
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
-    with pytest.raises(
-        AuthError, match="Google sign-in failed: invalid_grant: The authorization code is unknown"
-    ):
-        await oauth.finish(tctx, "google", code=code + "x", state=state)
+    with pytest.raises(AuthError) as caught:
+        await oauth.finish(tctx, "google", code=code + "x", state=state, binding=BIND)
+    assert str(caught.value) == oauth.MSG_REFUSED.format(label="Google")
+    assert "The authorization code is unknown" in caplog.text
 
-    # The provider refuses for its own reasons.
-    provider.token_failure = (400, "invalid_grant", "The code expired while you were away.")
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    # The provider refuses for its own reasons: its words (here, a phishing attempt) never reach the user.
+    provider.token_failure = (400, "invalid_grant", "Call +1 555 0100 to unlock your account.")
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
-    with pytest.raises(AuthError, match="The code expired while you were away"):
-        await oauth.finish(tctx, "google", code=code, state=state)
+    with pytest.raises(AuthError) as caught:
+        await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
+    assert "555" not in str(caught.value) and "invalid_grant" not in str(caught.value)
+    assert "Call +1 555 0100" in caplog.text
 
     # GitHub answers errors with HTTP 200 and the error in the body; it must still be an error.
-    url = await oauth.start(tctx, "github", REDIRECT.format(provider="github"))
+    url = await oauth.start(tctx, "github", REDIRECT.format(provider="github"), binding=BIND)
     code, state, _ = await authorize(url)
-    with pytest.raises(AuthError, match="GitHub sign-in failed: invalid_grant"):
-        await oauth.finish(tctx, "github", code="not-a-code", state=state)
+    with pytest.raises(AuthError) as caught:
+        await oauth.finish(tctx, "github", code="not-a-code", state=state, binding=BIND)
+    assert "invalid_grant" not in str(caught.value) and str(caught.value).startswith("GitHub")
     assert await users(tctx.tenant_id) == []
 
 
-async def test_pkce_verifier_mismatch_is_refused_by_provider(tctx, provider: FakeOAuthProvider) -> None:
+async def test_pkce_verifier_mismatch_is_refused_by_provider(
+    tctx, provider: FakeOAuthProvider, caplog: pytest.LogCaptureFixture
+) -> None:
     """Proof that the fake really checks the verifier: tamper with the stored one and the exchange fails."""
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    caplog.set_level(logging.WARNING, logger="solo.auth.oauth")
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
     async with tenant_session(tctx.tenant_id) as session:
         await session.execute(text("UPDATE oauth_states SET code_verifier = repeat('a', 64)"))
-    with pytest.raises(AuthError, match="PKCE verification failed"):
-        await oauth.finish(tctx, "google", code=code, state=state)
+    with pytest.raises(AuthError, match="refused the sign-in"):
+        await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
     assert provider.last_token_request["pkce_verified"] is False
+    assert "PKCE verification failed" in caplog.text
 
 
-async def test_wrong_client_secret_is_refused(tctx, provider: FakeOAuthProvider, monkeypatch) -> None:
+async def test_wrong_client_secret_is_refused(
+    tctx, provider: FakeOAuthProvider, monkeypatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="solo.auth.oauth")
     monkeypatch.setenv("GOOGLE_CLIENT_SECRET", "not-the-secret")
     get_settings.cache_clear()
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
-    with pytest.raises(AuthError, match="invalid_client"):
-        await oauth.finish(tctx, "google", code=code, state=state)
+    with pytest.raises(AuthError) as caught:
+        await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
+    assert "invalid_client" not in str(caught.value)
+    assert "invalid_client" in caplog.text
 
 
 async def test_unconfigured_provider_and_missing_code(tctx, provider: FakeOAuthProvider, monkeypatch) -> None:
@@ -264,9 +242,9 @@ async def test_unconfigured_provider_and_missing_code(tctx, provider: FakeOAuthP
     get_settings.cache_clear()
     assert [p.id for p in oauth.configured_providers()] == ["google"]
     with pytest.raises(NotFound, match="not configured"):
-        await oauth.start(tctx, "github", REDIRECT.format(provider="github"))
+        await oauth.start(tctx, "github", REDIRECT.format(provider="github"), binding=BIND)
     with pytest.raises(AuthError, match="did not send a code"):
-        await oauth.finish(tctx, "google", code="", state="whatever")
+        await oauth.finish(tctx, "google", code="", state="whatever", binding=BIND)
 
 
 async def test_suspended_user_cannot_sign_in_with_oauth(tctx, provider: FakeOAuthProvider) -> None:
@@ -288,17 +266,18 @@ async def test_suspended_user_cannot_sign_in_with_oauth(tctx, provider: FakeOAut
 
 
 async def test_expired_state_is_refused(tctx, provider: FakeOAuthProvider) -> None:
-    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
     async with tenant_session(tctx.tenant_id) as session:
         await session.execute(text("UPDATE oauth_states SET expires_at = now() - interval '1 second'"))
     with pytest.raises(AuthError, match="expired"):
-        await oauth.finish(tctx, "google", code=code, state=state)
+        await oauth.finish(tctx, "google", code=code, state=state, binding=BIND)
     assert provider.token_requests == []
 
 
 async def test_unreachable_provider_is_a_service_error(tctx, provider: FakeOAuthProvider) -> None:
     """The API routes show ServiceErrors to the user; a provider that is down must be one, not a crash."""
     provider.stop()
-    with pytest.raises(AuthError, match="Google"):
-        await oauth.start(tctx, "google", REDIRECT.format(provider="google"))
+    with pytest.raises(AuthError) as caught:
+        await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
+    assert str(caught.value) == oauth.MSG_UNAVAILABLE.format(label="Google")  # no exception text shown
