@@ -25,6 +25,7 @@ class SessionState(rx.State):
     user_email: str = ""
     user_role: str = ""
     can_manage_members: bool = False
+    email_verified: bool = True  # False shows the "confirm your email" banner
 
     async def tenant_ctx(self) -> TenantCtx | None:
         found = await tenants.lookup_host(request.host(self))
@@ -60,9 +61,11 @@ class SessionState(rx.State):
         if ctx is None:
             self.user_name = self.user_email = self.user_role = ""
             self.can_manage_members = False
+            self.email_verified = True
             return None
         me = await accounts.get_me(ctx)
         self.user_name, self.user_email, self.user_role = me.name, me.email, me.role
+        self.email_verified = me.email_verified
         self.can_manage_members = roles.has(ctx, "members.view")
         return ctx
 
