@@ -15,6 +15,7 @@ from services.auth.accounts import (
     authenticate,
     change_password,
     issue_login_ticket,
+    issue_token,
     list_members,
     list_sessions,
     log_in,
@@ -27,6 +28,7 @@ from services.auth.accounts import (
     start_session,
     update_profile,
 )
+from services.auth.reset import reset_password
 from services.config import get_settings
 from services.context import Ctx, TenantCtx
 from services.db import tenant_session
@@ -181,9 +183,6 @@ async def test_guesses_from_many_ips_do_not_lock_the_owner_out(tctx, monkeypatch
     with pytest.raises(RateLimited, match="Too many sign-in attempts"):
         await log_in(TenantCtx(tctx.tenant_id, ip="198.51.100.99"), email="ann@example.com", password="nope!")
     # ... and a password reset (the owner's way back) clears the account's failures.
-    from services.auth.accounts import issue_token
-    from services.auth.reset import reset_password
-
     token = await issue_token(tctx, user.id, "reset", timedelta(minutes=5))
     await reset_password(tctx, token, "a brand new secret")
     assert await sql(tctx.tenant_id, "SELECT 1 FROM auth_failures WHERE scope IN ('email', 'acct_ip')") == []
@@ -239,6 +238,34 @@ async def test_expired_session_is_refused(tctx) -> None:
     )
     assert await authenticate(tctx.tenant_id, token) is None
     assert await list_sessions(ctx) == []
+
+
+async def test_absolute_session_lifetime(tctx, monkeypatch) -> None:
+    setenv(monkeypatch, "SESSION_DAYS", "7")
+    setenv(monkeypatch, "SESSION_MAX_DAYS", "30")
+    user = await first_owner(tctx, email="ann@example.com", password=PASSWORD)
+    token, ctx = await new_session(tctx, user.id)
+    # Signed in 29 days ago and used every day: the slide stops at 30 days from sign-in.
+    await sql(
+        tctx.tenant_id,
+        "UPDATE sessions SET created_at = now() - interval '29 days', last_seen_at = now() - interval '1 hour',"
+        " expires_at = now() + interval '1 day' WHERE id = :i",
+        i=ctx.session_id,
+    )
+    assert await authenticate(tctx.tenant_id, token) is not None
+    [(created, expires)] = await sql(
+        tctx.tenant_id, "SELECT created_at, expires_at FROM sessions WHERE id = :i", i=ctx.session_id
+    )
+    assert expires <= created + timedelta(days=30)
+    assert expires < utcnow() + timedelta(days=1, minutes=1)  # not 7 days from now
+    # Older than the absolute lifetime: refused even though its sliding expiry lies ahead.
+    await sql(
+        tctx.tenant_id,
+        "UPDATE sessions SET created_at = now() - interval '30 days 1 minute',"
+        " expires_at = now() + interval '6 days' WHERE id = :i",
+        i=ctx.session_id,
+    )
+    assert await authenticate(tctx.tenant_id, token) is None
 
 
 async def test_log_out_everywhere(tctx) -> None:
@@ -450,8 +477,11 @@ async def test_change_password(tctx) -> None:
     with pytest.raises(ValidationError, match="at least"):
         await change_password(ctx, current=PASSWORD, new="short")
 
+    reset_link = await issue_token(tctx, user.id, "reset", timedelta(minutes=30))
     await change_password(ctx, current=PASSWORD, new="a brand new secret")
     assert await authenticate(tctx.tenant_id, current_token) is not None
+    with pytest.raises(AuthError, match="invalid or has expired"):  # outstanding reset links are revoked
+        await reset_password(tctx, reset_link, "the attackers password")
     assert await authenticate(tctx.tenant_id, other_token) is None
     with pytest.raises(AuthError):
         await log_in(tctx, email="ann@example.com", password=PASSWORD)

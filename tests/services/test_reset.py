@@ -204,3 +204,16 @@ async def test_reset_link_uses_a_custom_domain(tctx, inbox: Inbox, monkeypatch) 
     await first_owner(ctx, email="ann@example.com", password=PASSWORD)
     await requested(ctx, "ann@example.com")
     assert reset_token(inbox.messages[-1][1], "http://coach.example.org:3000")
+
+
+async def test_a_reset_revokes_every_other_reset_link(tenant, tctx, inbox: Inbox) -> None:
+    await first_owner(tctx, email="ann@example.com", password=PASSWORD)
+    origin = f"http://{tenant.slug}.localhost:3000"
+    await requested(tctx, "ann@example.com")
+    first = reset_token(inbox.messages[-1][1], origin)
+    await requested(tctx, "ann@example.com")
+    second = reset_token(inbox.messages[-1][1], origin)
+    await reset_password(tctx, second, NEW_PASSWORD)
+    with pytest.raises(AuthError, match="invalid or has expired"):  # e.g. a link an attacker also got
+        await reset_password(tctx, first, "the attackers password")
+    assert await log_in(tctx, email="ann@example.com", password=NEW_PASSWORD)
