@@ -16,7 +16,7 @@ from sqlmodel import col
 from models import ROLES, User
 from services import tenants
 from services.auth import audit, invites
-from services.auth.accounts import create_user, find_user
+from services.auth.accounts import create_user, find_user, validate_email
 from services.config import get_settings
 from services.db import global_session, tenant_session
 from services.errors import ServiceError
@@ -48,6 +48,8 @@ async def _tenant_id(engine, slug: str):  # type: ignore[no-untyped-def]
 
 
 async def _tenant_create(args: argparse.Namespace) -> None:
+    if args.owner_email:
+        validate_email(args.owner_email)  # before anything is created
     engine = _owner_engine()
     try:
         async with global_session(engine) as session:

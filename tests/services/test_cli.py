@@ -274,6 +274,13 @@ async def test_tenant_create_with_owner_email_sends_an_invitation(capsys, inbox)
     assert (await log_in(tctx, email="boss@example.com", password=PASSWORD)).id == user.id
 
 
+async def test_bad_owner_email_creates_no_tenant(capsys) -> None:
+    slug = unique_slug("bad")
+    assert await solo("tenant", "create", "--name", "Bad", "--slug", slug, "--owner-email", "nope") == 2
+    assert "'nope' is not a valid email address" in capsys.readouterr().err
+    assert await tenant_by_slug(slug) is None
+
+
 async def test_user_invite_without_smtp_prints_the_link(capsys) -> None:
     slug = unique_slug("inv")
     assert await solo("tenant", "create", "--name", "Invites", "--slug", slug) == 0
