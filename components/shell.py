@@ -192,7 +192,7 @@ def verify_banner() -> rx.Component:
                 "Confirm your email: we sent a link to ",
                 rx.text.strong(SessionState.user_email),
                 ". ",
-                rx.link("Resend", href="#", on_click=VerifyBannerState.resend, role="button"),
+                rx.button("Resend", variant="ghost", size="1", on_click=VerifyBannerState.resend),
                 " ",
                 VerifyBannerState.sent,
                 VerifyBannerState.error,
@@ -201,7 +201,7 @@ def verify_banner() -> rx.Component:
             size="1",
             width="100%",
             border_radius="0",
-            role="status",
+            id="verify-banner",
         ),
     )
 

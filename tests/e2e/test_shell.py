@@ -28,7 +28,9 @@ async def _sign_up(page: Page, url: str, name: str, email: str) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign up").click()
     # The same answer whether or not the email has an account; then the new account logs in.
-    await expect(page.get_by_role("status")).to_contain_text(f"we sent an email to {email.lower()}")
+    await expect(page.get_by_role("status")).to_contain_text(
+        f"we sent an email to {email.lower()}", timeout=20_000
+    )
     await _log_in(page, url.replace("/signup", "/login"), email)
 
 
