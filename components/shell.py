@@ -192,7 +192,13 @@ def verify_banner() -> rx.Component:
                 "Confirm your email: we sent a link to ",
                 rx.text.strong(SessionState.user_email),
                 ". ",
-                rx.button("Resend", variant="ghost", size="1", on_click=VerifyBannerState.resend),
+                rx.button(
+                    "Resend",
+                    variant="ghost",
+                    size="1",
+                    on_click=VerifyBannerState.resend,
+                    aria_label="Email me the link again",  # not "…send…": pages have their own Send buttons
+                ),
                 " ",
                 VerifyBannerState.sent,
                 VerifyBannerState.error,

@@ -28,7 +28,7 @@ async def test_unverified_user_sees_the_banner_resends_and_confirms(app_server, 
     await expect(page).to_have_url(at(app_server, "/", host=host))
     banner = page.locator("#verify-banner")
     await expect(banner).to_contain_text(f"Confirm your email: we sent a link to {email}")
-    await banner.get_by_role("button", name="Resend").click()
+    await banner.get_by_role("button", name="Email me the link again").click()
     await expect(banner).to_contain_text(f"Sent again to {email}.")
 
     async with tenant_session(t.id) as session:

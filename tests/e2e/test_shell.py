@@ -32,6 +32,7 @@ async def _sign_up(page: Page, url: str, name: str, email: str) -> None:
         f"we sent an email to {email.lower()}", timeout=20_000
     )
     await _log_in(page, url.replace("/signup", "/login"), email)
+    await expect(page).not_to_have_url(re.compile(r"/login/?$"), timeout=20_000)  # signed in (argon2 is slow)
 
 
 async def _log_in(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
