@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from state.auth_forms import VerifyBannerState
 from state.session import SessionState
 
 
@@ -180,6 +181,37 @@ def sidebar() -> rx.Component:
     )
 
 
+def verify_banner() -> rx.Component:
+    """Shown to a signed-in user whose email is not confirmed yet."""
+    return rx.cond(
+        SessionState.email_verified,
+        rx.fragment(),
+        rx.callout.root(
+            rx.callout.icon(rx.icon("mail")),
+            rx.callout.text(
+                "Confirm your email: we sent a link to ",
+                rx.text.strong(SessionState.user_email),
+                ". ",
+                rx.button(
+                    "Resend",
+                    variant="ghost",
+                    size="1",
+                    on_click=VerifyBannerState.resend,
+                    aria_label="Email me the link again",  # not "…send…": pages have their own Send buttons
+                ),
+                " ",
+                VerifyBannerState.sent,
+                VerifyBannerState.error,
+            ),
+            color_scheme="amber",
+            size="1",
+            width="100%",
+            border_radius="0",
+            id="verify-banner",
+        ),
+    )
+
+
 def signed_in(*children: rx.Component) -> rx.Component:
     """The frame of every signed-in page (on_load must include SessionState.load_private): the tenant's
     branding, "no such workspace" for unknown hosts, a spinner until the server has said who is asking."""
@@ -188,7 +220,7 @@ def signed_in(*children: rx.Component) -> rx.Component:
             SessionState.tenant_found,
             rx.cond(
                 SessionState.ready & SessionState.signed_in,
-                rx.vstack(*children, spacing="0", width="100%", min_height="100vh"),
+                rx.vstack(verify_banner(), *children, spacing="0", width="100%", min_height="100vh"),
                 loading(),
             ),
             no_workspace(),

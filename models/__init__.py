@@ -18,6 +18,7 @@ from models.user import (
     AuditLog,
     AuthFailure,
     AuthSession,
+    Invitation,
     OAuthAccount,
     OAuthState,
     OneTimeToken,
@@ -39,6 +40,7 @@ TENANT_OWNED_TABLES = (
     "conversation_tags",
     "usage_records",
     "tenant_providers",
+    "invitations",
 )
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "Conversation",
     "ConversationTag",
     "Folder",
+    "Invitation",
     "Message",
     "OAuthAccount",
     "OAuthState",

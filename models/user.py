@@ -83,11 +83,12 @@ class OneTimeToken(SQLModel, table=True):
     """Single-use tokens: password reset links and login tickets (swapped for a session cookie)."""
 
     __tablename__ = "one_time_tokens"
+    __table_args__ = (Index("ix_one_time_tokens_user_purpose", "user_id", "purpose"),)
 
     id: uuid.UUID = id_field()
     tenant_id: uuid.UUID = tenant_fk()
     user_id: uuid.UUID = fk("users")
-    purpose: str = Field(max_length=20)  # "reset" | "login"
+    purpose: str = Field(max_length=20)  # "reset" | "login" | "verify"
     token_hash: str = Field(max_length=64, unique=True, index=True)
     expires_at: datetime = ts()
     used_at: datetime | None = ts(nullable=True)
@@ -102,7 +103,7 @@ class AuthFailure(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     tenant_id: uuid.UUID = tenant_fk()
-    scope: str = Field(max_length=20)  # "ip" | "email" | "signup_ip"
+    scope: str = Field(max_length=20)  # "ip" | "email" | "acct_ip" | "signup_ip" | ...
     key: str = Field(max_length=320)
     created_at: datetime = ts()
 
@@ -118,4 +119,20 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=60)
     detail: dict[str, Any] = jsonb()
     ip: str = Field(default="", max_length=64)
+    created_at: datetime = ts()
+
+
+class Invitation(SQLModel, table=True):
+    """An emailed invitation to join a tenant with a role; its link (token stored hashed) is used once."""
+
+    __tablename__ = "invitations"
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = tenant_fk()
+    email: str = Field(max_length=320)  # lower-cased
+    role: str = Field(default="member", max_length=20)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    invited_by: uuid.UUID | None = fk("users", nullable=True, ondelete="SET NULL")
+    expires_at: datetime = ts()
+    used_at: datetime | None = ts(nullable=True)
     created_at: datetime = ts()

@@ -42,11 +42,17 @@ class Settings(BaseSettings):
     solo_outbound_allow: str = ""
 
     # Accounts.
-    session_days: int = 7
+    session_days: int = 7  # sliding: a session unused this long ends
+    session_max_days: int = 30  # absolute: no session lives longer than this from sign-in
     password_min_length: int = 10
-    login_max_failures: int = 10
+    login_max_failures: int = 10  # per account and IP, inside the window
+    login_account_max_failures: int = 100  # per account from every IP together
+    login_ip_max_failures: int = 50  # per IP over every account
     login_window_minutes: int = 15
     reset_token_minutes: int = 60
+    verify_token_hours: int = 48
+    verify_resend_max: int = 3  # verification emails a user may ask for inside the window
+    invite_token_days: int = 7
 
     # Email. Without SMTP_HOST, emails are written to the server log.
     smtp_host: str = ""

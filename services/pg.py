@@ -10,6 +10,8 @@ import logging
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from psycopg import sql
+
 from services.config import Settings
 
 log = logging.getLogger(__name__)
@@ -72,19 +74,28 @@ def database_urls(settings: Settings, *, start: bool = True) -> tuple[str, str]:
     return owner, with_credentials(owner, APP_ROLE, settings.app_db_password)
 
 
-def app_role_sql(password: str | None) -> list[str]:
-    """SQL that creates (or repairs) the app role and its grants; run as the database owner."""
-    pw = f" PASSWORD '{password.replace(chr(39), chr(39) * 2)}'" if password else ""
+def app_role_sql(password: str | None, *, exists: bool) -> list[sql.Composed]:
+    """SQL that creates (or repairs) the app role and its grants; run as the database owner. Every name and
+    the password go through psycopg's `sql` module (identifiers quoted, the password a literal)."""
+    role = sql.Identifier(APP_ROLE)
+    pw = sql.SQL(" PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL("")
+    create = (
+        []
+        if exists
+        else [
+            sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE{}").format(role, pw)
+        ]
+    )
     return [
-        f"""DO $$ BEGIN
-              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE{pw};
-              END IF;
-            END $$""",
-        f"ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS{pw}",
-        f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}",
-        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}",
+        *create,
+        sql.SQL("ALTER ROLE {} NOSUPERUSER NOBYPASSRLS{}").format(role, pw),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(role),
+        sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role),
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
+        ).format(role),
+        sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {}").format(
+            role
+        ),
     ]

@@ -7,6 +7,7 @@ import logging
 
 import psycopg
 from alembic.config import Config
+from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -38,14 +39,15 @@ def ensure_database(owner_url: str) -> None:
     with psycopg.connect(_libpq(owner_url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             log.info("created database %s", name)
 
 
 def ensure_app_role(owner_url: str, password: str | None) -> None:
     with psycopg.connect(_libpq(owner_url), autocommit=True) as conn:
-        for statement in app_role_sql(password):
-            conn.execute(statement)  # type: ignore[arg-type]
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone() is not None
+        for statement in app_role_sql(password, exists=exists):
+            conn.execute(statement)
 
 
 def alembic_config(owner_url: str) -> Config:

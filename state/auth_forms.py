@@ -1,4 +1,4 @@
-"""Sign-up, log-in and password reset forms."""
+"""Sign-up, log-in, password reset, email confirmation and invitation forms."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import uuid
 import reflex as rx
 from reflex_base.event import EventSpec
 
-from services.auth import accounts, reset
+from services.auth import accounts, invites, reset, verify
 from services.errors import AuthError, ServiceError
 from state import request
-from state.session import SessionState
+from state.session import SessionState, require_user
 
 NO_WORKSPACE = "There is no workspace at this address. Check the link you followed."
 LOGIN_COOKIE_MISSING = (
@@ -65,6 +65,7 @@ class AuthFormState(rx.State):
 
     @rx.event
     async def sign_up(self, form: dict):
+        """The same answer whether or not the email already has an account (see accounts.sign_up)."""
         self.error, self.notice = "", ""
         session = await self.get_state(SessionState)
         tctx = await session.tenant_ctx()
@@ -74,13 +75,17 @@ class AuthFormState(rx.State):
         self.busy = True
         yield
         try:
-            user = await accounts.sign_up(
+            email = accounts.normalise_email(form.get("email", ""))
+            await accounts.sign_up(
                 tctx,
-                email=form.get("email", ""),
+                email=email,
                 password=form.get("password", ""),
                 name=form.get("name", ""),
             )
-            yield await self._signed_in(user.id)
+            self.notice = (
+                f"Almost done: we sent an email to {email}. Open the link in it to confirm your address, "
+                "then log in."
+            )
         except ServiceError as exc:
             self.error = str(exc)
         finally:
@@ -125,3 +130,65 @@ class AuthFormState(rx.State):
             self.error = str(exc)
         finally:
             self.busy = False
+
+    @rx.event
+    async def confirm_email(self):
+        self.error, self.notice = "", ""
+        session = await self.get_state(SessionState)
+        tctx = await session.tenant_ctx()
+        if tctx is None:
+            self.error = NO_WORKSPACE
+            return
+        self.busy = True
+        yield
+        try:
+            email = await verify.confirm_email(tctx, request.path_tail(self, "/verify/"))
+            self.notice = f"Thank you: {email} is confirmed."
+            session.email_verified = True
+        except ServiceError as exc:
+            self.error = str(exc)
+        finally:
+            self.busy = False
+
+    @rx.event
+    async def accept_invite(self, form: dict):
+        self.error, self.notice = "", ""
+        session = await self.get_state(SessionState)
+        tctx = await session.tenant_ctx()
+        if tctx is None:
+            self.error = NO_WORKSPACE
+            return
+        if form.get("password", "") != form.get("confirm", ""):
+            self.error = "The two passwords do not match."
+            return
+        self.busy = True
+        yield
+        try:
+            user = await invites.accept_invitation(
+                tctx,
+                request.path_tail(self, "/invite/"),
+                name=form.get("name", ""),
+                password=form.get("password", ""),
+            )
+            yield await self._signed_in(user.id)
+        except ServiceError as exc:
+            self.error = str(exc)
+        finally:
+            self.busy = False
+
+
+class VerifyBannerState(rx.State):
+    """The "confirm your email" banner of the signed-in shell: its Resend button."""
+
+    sent: str = ""
+    error: str = ""
+
+    @rx.event
+    async def resend(self):
+        self.sent = self.error = ""
+        try:
+            ctx = await require_user(self, "settings.own")
+            email = await verify.resend_verification(ctx)
+            self.sent = f"Sent again to {email}."
+        except ServiceError as exc:
+            self.error = str(exc)

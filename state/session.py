@@ -37,6 +37,7 @@ class SessionState(rx.State):
     user_email: str = ""
     user_role: str = ""
     can_manage_members: bool = False
+    email_verified: bool = True  # False shows the "confirm your email" banner
     # Who this browser tab's state belongs to ("tenant:user"), checked on every (re)connect and page load.
     _bound_to: str = ""
 
@@ -85,9 +86,11 @@ class SessionState(rx.State):
         if ctx is None:
             self.user_name = self.user_email = self.user_role = ""
             self.can_manage_members = False
+            self.email_verified = True
             return None
         me = await accounts.get_me(ctx)
         self.user_name, self.user_email, self.user_role = me.name, me.email, me.role
+        self.email_verified = me.email_verified
         self.can_manage_members = roles.has(ctx, "members.view")
         return ctx
 
@@ -148,6 +151,7 @@ async def reset_user_states(state: rx.State) -> None:
     session.signed_in = False
     session.user_name = session.user_email = session.user_role = ""
     session.can_manage_members = False
+    session.email_verified = True
 
 
 class RebindOnConnect(Middleware):

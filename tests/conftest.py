@@ -132,3 +132,51 @@ def tctx(tenant):  # type: ignore[no-untyped-def]
     from services.context import TenantCtx
 
     return TenantCtx(tenant_id=tenant.id, ip="203.0.113.7", user_agent="pytest")
+
+
+async def make_user(
+    tenant_id: uuid.UUID,
+    email: str,
+    *,
+    role: str = "owner",
+    password: str | None = None,
+    name: str = "",
+    verified: bool = True,
+):  # type: ignore[no-untyped-def]
+    """A user made the operator's way (`solo user create`: `accounts.create_user`, email verified).
+    Self-service sign-up no longer makes owners on any tenant but a fresh default one."""
+    from services.auth import audit
+    from services.auth.accounts import create_user
+    from services.db import tenant_session
+
+    async with tenant_session(tenant_id) as session:
+        user = await create_user(
+            session, tenant_id, email=email, name=name, role=role, password=password, email_verified=verified
+        )
+        audit.record(session, tenant_id, "user.created_by_operator", target=user.id, role=user.role)
+    return user
+
+
+@pytest.fixture
+async def owner(tenant):  # type: ignore[no-untyped-def]
+    """The owner of `tenant` (so that sign-ups there are open), with the password "correct horse battery"."""
+    return await make_user(tenant.id, "owner@example.com", password="correct horse battery", name="Owner")
+
+
+async def first_owner(tctx, *, email: str, password: str | None = None, name: str = ""):  # type: ignore[no-untyped-def]
+    """The owner of a fresh tenant, made like `solo user create --role owner` (keywords as `sign_up`)."""
+    return await make_user(tctx.tenant_id, email, role="owner", password=password, name=name)
+
+
+async def join(tctx, *, email: str, password: str, name: str = ""):  # type: ignore[no-untyped-def]
+    """A self-service sign-up of a new email (the tenant must have an owner); returns the new user."""
+    from services.auth.accounts import sign_up
+
+    user = await sign_up(tctx, email=email, password=password, name=name)
+    assert user is not None, f"signing up {email} made no account"
+    return user
+
+
+async def password_user(tctx, *, email: str, password: str, name: str = "", role: str = "member"):  # type: ignore[no-untyped-def]
+    """A password account whose email is not verified (as a self-service sign-up leaves it)."""
+    return await make_user(tctx.tenant_id, email, role=role, password=password, name=name, verified=False)

@@ -1,4 +1,4 @@
-"""/login, /signup, /forgot, /reset/[token]."""
+"""/login, /signup, /forgot, /reset/[token], /verify/[token], /invite/[token]."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ def signup() -> rx.Component:
         rx.form(
             rx.vstack(
                 error_callout(AuthFormState.error),
+                notice_callout(AuthFormState.notice),
                 field("Name", "name", autocomplete="name", required=False),
                 field("Email", "email", type="email", autocomplete="email"),
                 field(
@@ -131,9 +132,63 @@ def reset_password() -> rx.Component:
     )
 
 
+def verify_email() -> rx.Component:
+    return auth_card(
+        "Confirm your email",
+        error_callout(AuthFormState.error),
+        notice_callout(AuthFormState.notice),
+        rx.text("Confirm that this email address is yours.", size="2", color_scheme="gray"),
+        rx.button(
+            "Confirm my email",
+            on_click=AuthFormState.confirm_email,
+            size="3",
+            width="100%",
+            loading=AuthFormState.busy,
+        ),
+        rx.hstack(
+            rx.link("Log in", href="/login", size="2"),
+            rx.link("Open the workspace", href="/", size="2"),
+            justify="between",
+            width="100%",
+        ),
+    )
+
+
+def accept_invite() -> rx.Component:
+    return auth_card(
+        "Join the workspace",
+        rx.form(
+            rx.vstack(
+                error_callout(AuthFormState.error),
+                rx.text(
+                    "Choose your name and a password to accept the invitation.", size="2", color_scheme="gray"
+                ),
+                field("Name", "name", autocomplete="name", required=False),
+                field(
+                    "Password",
+                    "password",
+                    type="password",
+                    autocomplete="new-password",
+                    placeholder="At least 10 characters",
+                ),
+                field("Repeat password", "confirm", type="password", autocomplete="new-password"),
+                submit_button("Accept invitation"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=AuthFormState.accept_invite,
+            width="100%",
+        ),
+    )
+
+
 def register(app: rx.App) -> None:
     on_load = [AuthFormState.clear, SessionState.load_public]
     app.add_page(login, route="/login", title="Log in", on_load=on_load)
     app.add_page(signup, route="/signup", title="Sign up", on_load=on_load)
     app.add_page(forgot, route="/forgot", title="Reset password", on_load=on_load)
     app.add_page(reset_password, route="/reset/[token]", title="New password", on_load=on_load)
+    # Not load_public: a signed-in user may confirm their email or accept an invitation without being sent off.
+    brand_only = [AuthFormState.clear, SessionState.load_brand]
+    app.add_page(verify_email, route="/verify/[token]", title="Confirm email", on_load=brand_only)
+    app.add_page(accept_invite, route="/invite/[token]", title="Join", on_load=brand_only)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.pages.members_joining import joining_section
 from components.forms import error_callout, notice_callout
 from components.shell import app_shell
 from models import ROLES
+from state.joining import JoiningState
 from state.members import MembersState
 from state.session import SessionState
 
@@ -82,6 +84,7 @@ def _body() -> rx.Component:
                 width="100%",
             ),
         ),
+        joining_section(),
         spacing="3",
         width="100%",
     )
@@ -93,5 +96,8 @@ def members() -> rx.Component:
 
 def register(app: rx.App) -> None:
     app.add_page(
-        members, route="/members", title="Members", on_load=[SessionState.load_private, MembersState.load]
+        members,
+        route="/members",
+        title="Members",
+        on_load=[SessionState.load_private, MembersState.load, JoiningState.load],
     )

@@ -7,19 +7,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, text, update
+from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import ROLES, AuthSession, OneTimeToken, User
 from models.base import utcnow
-from services.auth import audit, ratelimit
+from services.auth import audit, policy, ratelimit
 from services.auth.roles import can_assign, require
 from services.auth.secrets import hash_password, new_token, token_hash, verify_password
 from services.config import get_settings
 from services.context import Ctx, TenantCtx
 from services.db import tenant_session
+from services.email import spawn as send_later_work
 from services.errors import AuthError, NotFound, PermissionDenied, ValidationError
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -36,6 +37,7 @@ class UserInfo:
     status: str
     has_password: bool
     created_at: datetime
+    email_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ def user_info(user: User) -> UserInfo:
         status=user.status,
         has_password=user.password_hash is not None,
         created_at=user.created_at,
+        email_verified=user.email_verified,
     )
 
 
@@ -83,54 +86,74 @@ def validate_password(password: str) -> None:
         raise ValidationError("That password is too simple: use at least 4 different characters.")
 
 
-async def _lock_tenant_users(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """Serialise sign-ups within a tenant so exactly one first user becomes the owner."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": str(tenant_id)})
+_lock_tenant_users = policy.lock_tenant_users  # one lock for every way an account is made
 
 
 async def find_user(session: AsyncSession, email: str) -> User | None:
     return (await session.exec(select(User).where(User.email == normalise_email(email)))).first()
 
 
-async def sign_up(tctx: TenantCtx, *, email: str, password: str, name: str = "") -> User:
-    """Create a password account. The first user of a tenant becomes its owner.
+async def sign_up(tctx: TenantCtx, *, email: str, password: str, name: str = "") -> User | None:
+    """Create a password account (role from `policy.signup_role`) and email it a confirmation link.
 
-    Failed attempts (bad input, an email already taken) count towards the per-IP limit, so the form cannot be
-    used to probe which emails have accounts at speed; successful sign-ups do not, so an office behind one
-    address can register together."""
-    keys = [("signup_ip", tctx.ip)]
+    An email that already has an account gets, instead, an email saying so (log in or reset the password),
+    and this returns None. Callers must answer both cases alike, so the form cannot tell who has an account:
+    the password is hashed either way and every email leaves off the request path.
+
+    Every attempt counts towards the per-IP limit except a sign-up that creates an account, so the form
+    cannot be used to spam inboxes or probe at speed, while an office behind one address can register."""
     async with tenant_session(tctx.tenant_id) as session:
-        await ratelimit.check(session, tctx.tenant_id, keys, "sign-up")
-    try:
-        return await _create_account(tctx, email=email, password=password, name=name)
-    except ValidationError:
+        attempt = await ratelimit.hit(
+            session,
+            tctx.tenant_id,
+            [ratelimit.Rule("signup_ip", tctx.ip, get_settings().login_max_failures)],
+            "sign-up",
+        )
+    user = await _create_account(tctx, email=email, password=password, name=name)
+    if user is not None:
         async with tenant_session(tctx.tenant_id) as session:
-            ratelimit.add(session, tctx.tenant_id, keys)
-        raise
+            await ratelimit.forget(session, attempt)
+    return user
 
 
-async def _create_account(tctx: TenantCtx, *, email: str, password: str, name: str) -> User:
+async def _create_account(tctx: TenantCtx, *, email: str, password: str, name: str) -> User | None:
+    from services.auth import verify  # verify builds on this module
+
     email = validate_email(email)
     validate_password(password)
     name = name.strip()[:200]
     password_hash = await hash_password(password)  # outside any transaction: argon2 takes a while
     async with tenant_session(tctx.tenant_id) as session:
         await _lock_tenant_users(session, tctx.tenant_id)
-        if await find_user(session, email) is not None:
-            raise ValidationError("An account with this email already exists. Log in instead.")
-        users = (await session.exec(select(func.count()).select_from(User))).one()
-        user = User(
-            tenant_id=tctx.tenant_id,
-            email=email,
-            name=name or email.split("@")[0],
-            role="owner" if users == 0 else "member",
-            password_hash=password_hash,
-        )
-        session.add(user)
-        await session.flush()
-        audit.record(
-            session, tctx.tenant_id, "user.signup", actor=user.id, target=user.id, ip=tctx.ip, role=user.role
-        )
+        role = await policy.signup_role(session, tctx.tenant_id, email)
+        existing = await find_user(session, email)
+        if existing is not None:
+            audit.record(session, tctx.tenant_id, "user.signup_existing", target=existing.id, ip=tctx.ip)
+            user = None
+        else:
+            user = User(
+                tenant_id=tctx.tenant_id,
+                email=email,
+                name=name or email.split("@")[0],
+                role=role,
+                password_hash=password_hash,
+            )
+            session.add(user)
+            await session.flush()
+            audit.record(
+                session,
+                tctx.tenant_id,
+                "user.signup",
+                actor=user.id,
+                target=user.id,
+                ip=tctx.ip,
+                role=user.role,
+            )
+    if existing is not None:
+        send_later_work(verify.send_existing_account(tctx, existing.id), "existing-account email")
+    else:
+        assert user is not None
+        send_later_work(verify.send_verification(tctx, user.id), "verification email")
     return user
 
 
@@ -166,19 +189,41 @@ async def create_user(
     return user
 
 
+def _login_rules(tctx: TenantCtx, email: str) -> list[ratelimit.Rule]:
+    """A tight limit per account and IP; a loose one per account from everywhere (so guesses from other
+    addresses cannot lock the owner out at their own address within normal limits); one per IP."""
+    s = get_settings()
+    return [
+        ratelimit.Rule("acct_ip", account_ip_key(email, tctx.ip), s.login_max_failures),
+        ratelimit.Rule("email", email, s.login_account_max_failures),
+        ratelimit.Rule("ip", tctx.ip, s.login_ip_max_failures),
+    ]
+
+
+def account_ip_key(email: str, ip: str) -> str:
+    return f"{token_hash(email)[:40]}|{ip}"
+
+
+async def clear_login_failures(session: AsyncSession, tenant_id: uuid.UUID, email: str) -> None:
+    """Forget an account's failed sign-ins (from every IP): after a password reset."""
+    await ratelimit.clear(session, tenant_id, "email", email)
+    await ratelimit.clear_prefix(session, tenant_id, "acct_ip", f"{token_hash(email)[:40]}|")
+
+
 async def log_in(tctx: TenantCtx, *, email: str, password: str) -> User:
-    """Check credentials; raises AuthError or RateLimited. Unknown emails cost as much as known ones."""
+    """Check credentials; raises AuthError or RateLimited. Unknown emails cost as much as known ones.
+
+    The attempt is counted (atomically, see `ratelimit.hit`) before the password is checked and taken back
+    when it was right, so parallel guesses cannot slip past the limit."""
     email = normalise_email(email)
     if not email or not password:
         raise ValidationError("Enter your email and password.")
-    keys = [("ip", tctx.ip), ("email", email)]
     async with tenant_session(tctx.tenant_id) as session:
-        await ratelimit.check(session, tctx.tenant_id, keys, "sign-in")
+        attempt = await ratelimit.hit(session, tctx.tenant_id, _login_rules(tctx, email), "sign-in")
         user = await find_user(session, email)
     ok = await verify_password(user.password_hash if user else None, password)
     async with tenant_session(tctx.tenant_id) as session:
         if not ok or user is None:
-            ratelimit.add(session, tctx.tenant_id, keys)
             audit.record(
                 session,
                 tctx.tenant_id,
@@ -188,6 +233,8 @@ async def log_in(tctx: TenantCtx, *, email: str, password: str) -> User:
                 email=email,
             )
         else:
+            await ratelimit.forget(session, attempt)
+            await ratelimit.clear(session, tctx.tenant_id, "acct_ip", account_ip_key(email, tctx.ip))
             await ratelimit.clear(session, tctx.tenant_id, "email", email)
             if user.status != "active":
                 audit.record(session, tctx.tenant_id, "user.login_refused", target=user.id, ip=tctx.ip)
@@ -204,7 +251,8 @@ async def start_session(session: AsyncSession, tctx: TenantCtx, user_id: uuid.UU
     """Create a session row in an open tenant session; returns the raw token (given to the browser once)."""
     token = new_token()
     now = utcnow()
-    expires = now + timedelta(days=get_settings().session_days)
+    settings = get_settings()
+    expires = now + timedelta(days=min(settings.session_days, settings.session_max_days))
     session.add(
         AuthSession(
             tenant_id=tctx.tenant_id,
@@ -256,6 +304,20 @@ async def consume_token(session: AsyncSession, purpose: str, token: str) -> OneT
     return row
 
 
+async def revoke_tokens(session: AsyncSession, user_id: uuid.UUID, purpose: str) -> int:
+    """Mark every outstanding token of `purpose` of a user used (after a password change or reset)."""
+    result = await session.exec(
+        update(OneTimeToken)
+        .where(
+            col(OneTimeToken.user_id) == user_id,
+            col(OneTimeToken.purpose) == purpose,
+            col(OneTimeToken.used_at).is_(None),
+        )
+        .values(used_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
 async def issue_login_ticket(tctx: TenantCtx, user_id: uuid.UUID, *, binding: str = "") -> str:
     """A 60-second single-use ticket the browser swaps for an HttpOnly session cookie.
 
@@ -289,18 +351,22 @@ async def redeem_login_ticket(tctx: TenantCtx, ticket: str, *, binding: str = ""
 
 
 async def authenticate(tenant_id: uuid.UUID, token: str, *, ip: str = "") -> Ctx | None:
-    """The signed-in user for a session token, or None. Slides the expiry; suspended users get None.
+    """The signed-in user for a session token, or None. Slides the expiry (`SESSION_DAYS`) up to the absolute
+    lifetime (`SESSION_MAX_DAYS` from sign-in); suspended users get None.
 
     Runs for every event a browser sends, so it reads plain columns (no ORM objects) in one query."""
     if not token:
         return None
     now = utcnow()
+    settings = get_settings()
+    max_age = timedelta(days=settings.session_max_days)
     async with tenant_session(tenant_id) as session:
         row = (
             await session.execute(
                 sa_select(
                     col(AuthSession.id),
                     col(AuthSession.last_seen_at),
+                    col(AuthSession.created_at),
                     col(User.id),
                     col(User.role),
                     col(User.status),
@@ -311,19 +377,22 @@ async def authenticate(tenant_id: uuid.UUID, token: str, *, ip: str = "") -> Ctx
                     col(AuthSession.token_hash) == token_hash(token),
                     col(AuthSession.revoked_at).is_(None),
                     col(AuthSession.expires_at) > now,
+                    col(AuthSession.created_at) > now - max_age,
                 )
             )
         ).first()
         if row is None:
             return None
-        session_id, last_seen, user_id, role, status, platform_admin = row
+        session_id, last_seen, created, user_id, role, status, platform_admin = row
         if status != "active":
             return None
         if now - last_seen > SLIDE_AFTER:
+            # Slide, but never past the absolute lifetime counted from sign-in.
+            expires = min(now + timedelta(days=settings.session_days), created + max_age)
             await session.execute(
                 update(AuthSession)
                 .where(col(AuthSession.id) == session_id)
-                .values(last_seen_at=now, expires_at=now + timedelta(days=get_settings().session_days))
+                .values(last_seen_at=now, expires_at=expires)
             )
         return Ctx(
             tenant_id=tenant_id,
@@ -385,7 +454,7 @@ async def update_profile(ctx: Ctx, *, name: str) -> UserInfo:
 
 
 async def change_password(ctx: Ctx, *, current: str, new: str) -> None:
-    """Change the password; every other session of the user ends."""
+    """Change the password; every other session of the user ends, and every outstanding reset link."""
     require(ctx, "settings.own")
     validate_password(new)
     async with tenant_session(ctx.tenant_id) as session:
@@ -411,6 +480,7 @@ async def change_password(ctx: Ctx, *, current: str, new: str) -> None:
             )
             .values(revoked_at=utcnow())
         )
+        await revoke_tokens(session, ctx.user_id, "reset")
         audit.record(session, ctx.tenant_id, "user.password_changed", actor=ctx.user_id, ip=ctx.ip)
 
 

@@ -27,13 +27,20 @@ import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from models import OAuthAccount, OAuthState, User
 from models.base import utcnow
-from services.auth import audit, oidc
-from services.auth.accounts import _lock_tenant_users, authenticate, create_user, find_user, start_session
+from services.auth import audit, oidc, policy
+from services.auth.accounts import (
+    _lock_tenant_users,
+    authenticate,
+    create_user,
+    find_user,
+    normalise_email,
+    start_session,
+)
 from services.auth.secrets import token_hash
 from services.config import Settings, get_settings
 from services.context import Ctx, TenantCtx
@@ -405,13 +412,13 @@ async def _sign_in(tctx: TenantCtx, provider: Provider, identity: Identity) -> t
                 raise AuthError(MSG_UNVERIFIED.format(label=provider.label))
             if user is None:
                 await _lock_tenant_users(session, tctx.tenant_id)
-                users = (await session.exec(select(func.count()).select_from(User))).one()
+                role = await policy.signup_role(session, tctx.tenant_id, normalise_email(identity.email))
                 user = await create_user(
                     session,
                     tctx.tenant_id,
                     email=identity.email,
                     name=identity.name,
-                    role="owner" if users == 0 else "member",
+                    role=role,
                     email_verified=True,
                 )
                 action = "user.signup"

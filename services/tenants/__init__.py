@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import ACCENT_COLORS, Tenant
 from services.config import get_settings
+from services.context import Ctx
 from services.errors import ValidationError
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -205,3 +206,83 @@ def public_origin(tenant: TenantInfo) -> str:
         host = f"{tenant.slug}.{base}"
     scheme, port = public_scheme_and_port()
     return f"{scheme}://{host}{port}"
+
+
+# Sign-up policy ---------------------------------------------------------------------------------------------
+
+SIGNUP_MODES = ("open", "invite", "domains")
+
+
+@dataclass(frozen=True, slots=True)
+class SignupPolicy:
+    """Who may create an account by themselves: anybody ("open"), nobody ("invite": invitations only), or
+    addresses at the listed domains ("domains")."""
+
+    mode: str = "open"
+    domains: tuple[str, ...] = ()
+
+
+def signup_policy(tenant: Tenant) -> SignupPolicy:
+    raw = (tenant.config or {}).get("signup") or {}
+    mode = str(raw.get("mode")) if raw.get("mode") in SIGNUP_MODES else "open"
+    return SignupPolicy(mode=mode, domains=tuple(str(d) for d in raw.get("domains") or ()))
+
+
+def validate_signup_policy(mode: str, domains: list[str] | tuple[str, ...] = ()) -> SignupPolicy:
+    mode = mode.strip().lower()
+    if mode not in SIGNUP_MODES:
+        raise ValidationError(f"Sign-up mode must be one of: {', '.join(SIGNUP_MODES)}.")
+    cleaned: list[str] = []
+    for raw in domains:
+        domain = normalise_host(raw.strip().lstrip("@"))
+        if not domain:
+            continue
+        if not DOMAIN_RE.match(domain):
+            raise ValidationError(f"'{raw.strip()}' is not a valid email domain (for example example.com).")
+        if domain not in cleaned:
+            cleaned.append(domain)
+    if len(cleaned) > 50:
+        raise ValidationError("List at most 50 domains.")
+    if mode == "domains" and not cleaned:
+        raise ValidationError(
+            "List at least one email domain (for example example.com), or choose another mode."
+        )
+    return SignupPolicy(mode=mode, domains=tuple(cleaned) if mode == "domains" else ())
+
+
+async def get_signup_policy(tenant_id: uuid.UUID) -> SignupPolicy:
+    from services.db import global_session
+
+    async with global_session() as session:
+        tenant = await session.get(Tenant, tenant_id)
+        return signup_policy(tenant) if tenant is not None else SignupPolicy()
+
+
+async def set_signup_policy(ctx: Ctx, mode: str, domains: list[str] | tuple[str, ...] = ()) -> SignupPolicy:
+    """Owners and admins choose how people join their workspace."""
+    from services.auth import audit
+    from services.auth.roles import require
+    from services.db import global_session, tenant_session
+
+    require(ctx, "members.manage")
+    policy = validate_signup_policy(mode, domains)
+    async with global_session() as session:
+        tenant = await session.get(Tenant, ctx.tenant_id, with_for_update=True)
+        if tenant is None:
+            raise ValidationError("This workspace no longer exists.")
+        tenant.config = {
+            **(tenant.config or {}),
+            "signup": {"mode": policy.mode, "domains": list(policy.domains)},
+        }
+        session.add(tenant)
+    async with tenant_session(ctx.tenant_id) as session:
+        audit.record(
+            session,
+            ctx.tenant_id,
+            "tenant.signup_policy",
+            actor=ctx.user_id,
+            ip=ctx.ip,
+            mode=policy.mode,
+            domains=list(policy.domains),
+        )
+    return policy

@@ -10,8 +10,8 @@ from playwright.async_api import Page, expect
 
 from services import tenants
 from services.db import global_session
-from tests.conftest import unique_slug
-from tests.e2e.test_shell import PASSWORD, _sign_up, at
+from tests.conftest import make_user, unique_slug
+from tests.e2e.test_shell import PASSWORD, _log_in, _sign_up, at
 
 pytestmark = __import__("pytest").mark.e2e
 
@@ -22,7 +22,8 @@ async def test_owner_manages_members_and_suspension_ends_sessions(app_server, br
     host = f"{t.slug}.localhost"
     owner_email = f"owner-{uuid.uuid4().hex[:6]}@example.com"
     member_email = f"member-{uuid.uuid4().hex[:6]}@example.com"
-    await _sign_up(page, app_server.url("/signup", host=host), "Olivia Owner", owner_email)
+    await make_user(t.id, owner_email, password=PASSWORD, name="Olivia Owner")  # as `solo user create`
+    await _log_in(page, app_server.url("/login", host=host), owner_email)
     await expect(page).to_have_url(at(app_server, "/", host=host))
 
     member_ctx = await browser.new_context()

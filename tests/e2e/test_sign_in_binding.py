@@ -9,12 +9,13 @@ import uuid
 from playwright.async_api import Browser, Page, expect
 
 from services import tenants
-from services.auth.accounts import authenticate, issue_login_ticket, sign_up
+from services.auth.accounts import authenticate, issue_login_ticket
 from services.context import TenantCtx
 from services.db import global_session
 
 pytestmark = __import__("pytest").mark.e2e
 PASSWORD = "a long enough passphrase"
+from tests.conftest import password_user
 
 
 async def _cookies(page: Page) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -27,7 +28,7 @@ async def test_ticket_of_another_browser_signs_nobody_in(app_server, page: Page,
     assert default is not None
     tctx = TenantCtx(tenant_id=default.id, ip="198.51.100.2")
     email = f"bind-{uuid.uuid4().hex[:8]}@example.com"
-    user = await sign_up(tctx, email=email, password=PASSWORD, name="Bound")
+    user = await password_user(tctx, email=email, password=PASSWORD, name="Bound")
 
     await page.goto(app_server.url("/login"))
     await expect(page.get_by_role("button", name="Log in")).to_be_visible()

@@ -7,17 +7,17 @@ import pytest
 from sqlalchemy import text
 
 from services import ai_catalog
-from services.auth.accounts import sign_up
 from services.config import get_settings
 from services.context import Ctx
 from services.db import tenant_session
 from services.errors import PermissionDenied, ValidationError
+from tests.conftest import first_owner, join
 from tests.fakes.llm_server import FakeLLMServer
 
 
 async def _users(tctx):  # type: ignore[no-untyped-def]
-    owner = await sign_up(tctx, email="owner@example.com", password="a good long password")
-    member = await sign_up(tctx, email="member@example.com", password="a good long password")
+    owner = await first_owner(tctx, email="owner@example.com", password="a good long password")
+    member = await join(tctx, email="member@example.com", password="a good long password")
     return (
         Ctx(tenant_id=tctx.tenant_id, user_id=owner.id, role=owner.role),
         Ctx(tenant_id=tctx.tenant_id, user_id=member.id, role=member.role),
@@ -146,7 +146,7 @@ async def test_other_tenants_cannot_see_a_workspace_provider(
         base_url="http://127.0.0.1:9/v1",
         models=["p"],
     )
-    other = await sign_up(
+    other = await first_owner(
         TenantCtx(tenant_id=other_tenant.id, ip="192.0.2.1"),
         email="o@example.com",
         password="a good long password",

@@ -7,6 +7,8 @@ thread; the tests themselves are async so that they can check the results throug
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
 
 import pytest
 from sqlalchemy import text
@@ -14,12 +16,14 @@ from sqlmodel import select
 
 from models import Tenant, User
 from services import tenants
+from services.auth import invites
 from services.auth.accounts import authenticate, log_in, start_session
 from services.cli import main
 from services.context import TenantCtx
 from services.db import global_session, tenant_session
 from services.errors import AuthError
 from tests.conftest import unique_slug
+from tests.services.test_reset import inbox  # noqa: F401 - a fixture
 
 PASSWORD = "correct horse battery"
 
@@ -236,3 +240,98 @@ async def test_user_commands_stay_inside_their_tenant(capsys) -> None:
             (user,) = (await session.exec(select(User))).all()
         flags[slug] = (user.role, user.is_platform_admin)
     assert flags == {elsewhere: ("member", False), here: ("owner", True)}
+
+
+# Owners by invitation ---------------------------------------------------------------------------------------
+
+
+def invite_token(text_: str, origin: str) -> str:
+    match = re.search(re.escape(origin) + r"/invite/([A-Za-z0-9_-]{20,})\s", text_ + "\n")
+    assert match, text_
+    return match.group(1)
+
+
+async def test_tenant_create_with_owner_email_sends_an_invitation(capsys, inbox) -> None:  # noqa: F811
+    slug = unique_slug("own")
+    code = await solo(
+        "tenant", "create", "--name", "Owned", "--slug", slug, "--owner-email", "Boss@Example.com"
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"invited boss@example.com as owner of '{slug}'" in out
+    assert "/invite/" not in out  # SMTP is set: the link went by email only
+    tenant = await tenant_by_slug(slug)
+    assert tenant is not None
+    (_, message) = inbox.messages[-1]
+    assert message["To"] == "boss@example.com"
+    body = message.get_body(("plain",))
+    assert body is not None
+    token = invite_token(body.get_content(), tenants.public_origin(tenants.info(tenant)))
+
+    tctx = TenantCtx(tenant_id=tenant.id, ip="192.0.2.5")
+    user = await invites.accept_invitation(tctx, token, name="The Boss", password=PASSWORD)
+    assert (user.role, user.email_verified, user.name) == ("owner", True, "The Boss")
+    assert (await log_in(tctx, email="boss@example.com", password=PASSWORD)).id == user.id
+
+
+async def test_bad_owner_email_creates_no_tenant(capsys) -> None:
+    slug = unique_slug("bad")
+    assert await solo("tenant", "create", "--name", "Bad", "--slug", slug, "--owner-email", "nope") == 2
+    assert "'nope' is not a valid email address" in capsys.readouterr().err
+    assert await tenant_by_slug(slug) is None
+
+
+async def test_user_invite_without_smtp_prints_the_link(capsys) -> None:
+    slug = unique_slug("inv")
+    assert await solo("tenant", "create", "--name", "Invites", "--slug", slug) == 0
+    code = await solo("user", "invite", "--tenant", slug, "--email", "adm@example.com", "--role", "admin")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    tenant = await tenant_by_slug(slug)
+    assert tenant is not None
+    token = invite_token(out, tenants.public_origin(tenants.info(tenant)))
+    user = await invites.accept_invitation(TenantCtx(tenant.id), token, name="", password=PASSWORD)
+    assert (user.role, user.email_verified) == ("admin", True)
+
+    assert await solo("user", "invite", "--tenant", "no-such-tenant", "--email", "a@example.com") == 2
+    assert "no tenant with the slug" in capsys.readouterr().err
+    assert await solo("user", "invite", "--tenant", slug, "--email", "not an email") == 2
+    assert "not a valid email address" in capsys.readouterr().err
+
+
+async def test_operator_created_users_are_verified(capsys) -> None:
+    slug = unique_slug("ver")
+    assert await solo("tenant", "create", "--name", "Verified", "--slug", slug) == 0
+    assert await solo("user", "create", "--tenant", slug, "--email", "v@example.com", "--role", "member") == 0
+    tenant = await tenant_by_slug(slug)
+    assert tenant is not None
+    async with tenant_session(tenant.id) as session:
+        user = (await session.exec(select(User).where(User.email == "v@example.com"))).one()
+    assert user.email_verified
+
+
+# Identifiers and passwords in set-up SQL --------------------------------------------------------------------
+
+
+async def test_setup_sql_quotes_names_and_passwords(owner_url: str) -> None:
+    """A database name and an app password with quotes and dollar signs are data, not SQL."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from services.pg import app_role_sql
+    from services.setup import _libpq, ensure_database
+
+    odd = f"solo odd\"name$$'{uuid.uuid4().hex[:6]}"
+    url = make_url(owner_url).set(database=odd).render_as_string(hide_password=False)
+    await asyncio.to_thread(ensure_database, url)
+    await asyncio.to_thread(ensure_database, url)  # idempotent
+    with psycopg.connect(_libpq(owner_url, "postgres"), autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (odd,)).fetchone()
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(odd)))
+        password = 'it\'s $$ a "test"; DROP ROLE app; --'
+        rendered = [s.as_string(conn) for s in app_role_sql(password, exists=True)]
+        create = app_role_sql(password, exists=False)[0].as_string(conn)
+    assert "PASSWORD 'it''s $$ a \"test\"; DROP ROLE app; --'" in rendered[0]
+    assert create.startswith('CREATE ROLE "app" LOGIN NOSUPERUSER NOBYPASSRLS') and "it''s" in create
+    assert all('"app"' in s for s in rendered)

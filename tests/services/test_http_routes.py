@@ -13,9 +13,10 @@ import pytest
 
 from app.api.routes import build_api
 from services.auth import accounts, oauth
-from services.auth.accounts import authenticate, sign_up, start_session
+from services.auth.accounts import authenticate, start_session
 from services.db import tenant_session
 from state.request import parse_cookie, session_cookie_name
+from tests.conftest import password_user
 from tests.fakes.oauth_provider import FakeOAuthProvider, OidcIdentity
 from tests.services import oauth_support
 from tests.services.oauth_support import PASSWORD, links
@@ -57,7 +58,7 @@ def host(tenant) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 async def member(tctx) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
-    yield await sign_up(tctx, email="member@example.com", password=PASSWORD)
+    yield await password_user(tctx, email="member@example.com", password=PASSWORD)
 
 
 async def test_every_browser_gets_a_login_binding_cookie(host: str) -> None:
@@ -169,7 +170,7 @@ async def test_health_hides_database_errors(host: str, monkeypatch, caplog: pyte
     assert "solo_no_such_database" in caplog.text and "solo_no_such_database" not in response.text
 
 
-async def test_oauth_round_trip_over_http(tctx, host: str, provider: FakeOAuthProvider) -> None:
+async def test_oauth_round_trip_over_http(tctx, owner, host: str, provider: FakeOAuthProvider) -> None:
     provider.identity = OidcIdentity(sub="g-http", email="http@example.com", email_verified=True)
     browser = Browser(host)
     start = await browser.request("GET", "/auth/oauth/google/start")

@@ -10,10 +10,11 @@ from sqlmodel import select
 
 from models import OAuthState
 from services.auth import oauth
-from services.auth.accounts import authenticate, log_in, sign_up
+from services.auth.accounts import authenticate, log_in
 from services.config import get_settings
 from services.db import tenant_session
 from services.errors import AuthError, NotFound
+from tests.conftest import first_owner, join
 from tests.fakes.oauth_provider import FakeOAuthProvider, GitHubIdentity, OidcIdentity, s256
 from tests.services import oauth_support
 from tests.services.oauth_support import (
@@ -31,6 +32,7 @@ provider = oauth_support.provider  # the loopback provider fixture
 
 
 async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAuthProvider) -> None:
+    boss = await first_owner(tctx, email="boss@example.com")  # sign-ups need an owner (policy.signup_role)
     provider.identity = OidcIdentity(
         sub="g-123", email="New.Person@Example.com", email_verified=True, name="New P"
     )
@@ -59,8 +61,8 @@ async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAut
     assert provider.userinfo_requests[-1]["authorization"].startswith("Bearer ")
 
     ctx = await authenticate(tctx.tenant_id, token)
-    assert ctx is not None and ctx.role == "owner"  # the first user of the tenant
-    (user,) = await users(tctx.tenant_id)
+    assert ctx is not None and ctx.role == "member"  # owners come from the operator, not the first visitor
+    (user,) = [u for u in await users(tctx.tenant_id) if u.id != boss.id]
     assert ctx.user_id == user.id
     assert user.email == "new.person@example.com" and user.email_verified and user.password_hash is None
     assert user.name == "New P"
@@ -72,12 +74,12 @@ async def test_google_happy_path_creates_user_with_pkce(tctx, provider: FakeOAut
     ctx2 = await authenticate(tctx.tenant_id, token2)
     assert ctx2 is not None and ctx2.user_id == user.id
     assert len(await links(tctx.tenant_id)) == 1
-    assert len(await users(tctx.tenant_id)) == 1
+    assert len(await users(tctx.tenant_id)) == 2
 
 
 async def test_github_links_to_existing_password_account(tctx, provider: FakeOAuthProvider) -> None:
-    owner = await sign_up(tctx, email="first@example.com", password=PASSWORD)
-    existing = await sign_up(tctx, email="dev@example.com", password=PASSWORD, name="Dev")
+    owner = await first_owner(tctx, email="first@example.com", password=PASSWORD)
+    existing = await join(tctx, email="dev@example.com", password=PASSWORD, name="Dev")
     await mark_verified(tctx.tenant_id, existing.id)  # both sides verified: joining by email is allowed
     provider.github = GitHubIdentity(
         id=4242,
@@ -116,7 +118,7 @@ async def test_github_links_to_existing_password_account(tctx, provider: FakeOAu
 
 
 async def test_unverified_email_is_refused_and_not_linked(tctx, provider: FakeOAuthProvider) -> None:
-    victim = await sign_up(tctx, email="victim@example.com", password=PASSWORD)
+    victim = await first_owner(tctx, email="victim@example.com", password=PASSWORD)
     provider.identity = OidcIdentity(sub="attacker", email="victim@example.com", email_verified=False)
 
     with pytest.raises(AuthError, match="Log in with your password, then connect Google from Settings"):
@@ -135,7 +137,9 @@ async def test_unverified_email_is_refused_and_not_linked(tctx, provider: FakeOA
     assert await links(tctx.tenant_id) == []
 
 
-async def test_forged_state_is_refused_and_state_is_single_use(tctx, provider: FakeOAuthProvider) -> None:
+async def test_forged_state_is_refused_and_state_is_single_use(
+    tctx, owner, provider: FakeOAuthProvider
+) -> None:
     url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
     code, state, _ = await authorize(url)
 
@@ -151,7 +155,9 @@ async def test_forged_state_is_refused_and_state_is_single_use(tctx, provider: F
     assert len(provider.token_requests) == 1
 
 
-async def test_state_of_another_tenant_is_refused(tctx, other_tenant, provider: FakeOAuthProvider) -> None:
+async def test_state_of_another_tenant_is_refused(
+    tctx, owner, other_tenant, provider: FakeOAuthProvider
+) -> None:
     from services.context import TenantCtx
 
     url = await oauth.start(tctx, "google", REDIRECT.format(provider="google"), binding=BIND)
@@ -250,7 +256,7 @@ async def test_unconfigured_provider_and_missing_code(tctx, provider: FakeOAuthP
 async def test_suspended_user_cannot_sign_in_with_oauth(tctx, provider: FakeOAuthProvider) -> None:
     from services.auth.accounts import set_status, start_session
 
-    owner = await sign_up(tctx, email="boss@example.com", password=PASSWORD)
+    owner = await first_owner(tctx, email="boss@example.com", password=PASSWORD)
     provider.identity = OidcIdentity(sub="g-9", email="worker@example.com", email_verified=True)
     token, _ = await sign_in_with(tctx, "google")
     worker = await authenticate(tctx.tenant_id, token)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from services.auth import oauth
-from services.auth.accounts import authenticate, sign_up
+from services.auth.accounts import authenticate
 from services.errors import AuthError
+from tests.conftest import password_user
 from tests.fakes.oauth_provider import FakeOAuthProvider, GitHubIdentity, OidcIdentity
 from tests.services import oauth_support
 from tests.services.oauth_support import (
@@ -47,7 +48,7 @@ async def test_existing_account_joins_only_when_both_sides_are_verified(
 ) -> None:
     """Pre-hijack: somebody registers victim@ with a password (never verified); the real owner of the
     address must not be silently joined to that account (nor the other way round)."""
-    planted = await sign_up(tctx, email="victim@example.com", password=PASSWORD)
+    planted = await password_user(tctx, email="victim@example.com", password=PASSWORD)
     provider.identity = OidcIdentity(sub="g-victim", email="victim@example.com", email_verified=True)
 
     with pytest.raises(AuthError) as caught:
@@ -83,7 +84,7 @@ async def test_bad_id_token_is_refused(tctx, provider: FakeOAuthProvider, mode: 
     assert await links(tctx.tenant_id) == []
 
 
-async def test_id_token_carries_the_nonce_we_sent(tctx, provider: FakeOAuthProvider) -> None:
+async def test_id_token_carries_the_nonce_we_sent(tctx, owner, provider: FakeOAuthProvider) -> None:
     """The fake signs a real RS256 token with the nonce of the authorization request; we accept it."""
     import base64
     import json

@@ -8,10 +8,11 @@ import uuid
 import pytest
 
 from services.auth import oauth, oauth_links
-from services.auth.accounts import authenticate, sign_up, start_session
+from services.auth.accounts import authenticate, start_session
 from services.context import Ctx
 from services.db import tenant_session
 from services.errors import AuthError, NotFound, ValidationError
+from tests.conftest import password_user
 from tests.fakes.oauth_provider import FakeOAuthProvider, GitHubIdentity, OidcIdentity
 from tests.services import oauth_support
 from tests.services.oauth_support import BIND, PASSWORD, REDIRECT, authorize, links, sign_in_with
@@ -38,7 +39,7 @@ async def link_flow(tctx, provider_id: str, user_id: uuid.UUID, session_token: s
 
 
 async def test_link_mode_connects_the_signed_in_user(tctx, provider: FakeOAuthProvider) -> None:
-    me = await sign_up(tctx, email="me@example.com", password=PASSWORD)  # email not verified here
+    me = await password_user(tctx, email="me@example.com", password=PASSWORD)  # email not verified here
     provider.identity = OidcIdentity(sub="g-me", email="me@example.com", email_verified=True)
     with pytest.raises(AuthError, match="connect Google from Settings"):
         await sign_in_with(tctx, "google")
@@ -59,8 +60,8 @@ async def test_link_mode_connects_the_signed_in_user(tctx, provider: FakeOAuthPr
 
 
 async def test_link_needs_the_same_signed_in_session(tctx, provider: FakeOAuthProvider) -> None:
-    me = await sign_up(tctx, email="me@example.com", password=PASSWORD)
-    other = await sign_up(tctx, email="other@example.com", password=PASSWORD)
+    me = await password_user(tctx, email="me@example.com", password=PASSWORD)
+    other = await password_user(tctx, email="other@example.com", password=PASSWORD)
     my_token, _ = await session_for(tctx, me.id)
     other_token, _ = await session_for(tctx, other.id)
 
@@ -76,10 +77,10 @@ async def test_link_needs_the_same_signed_in_session(tctx, provider: FakeOAuthPr
     assert (await link_flow(tctx, "google", me.id, my_token)).kind == "linked"
 
 
-async def test_identity_of_another_user_cannot_be_linked(tctx, provider: FakeOAuthProvider) -> None:
+async def test_identity_of_another_user_cannot_be_linked(tctx, owner, provider: FakeOAuthProvider) -> None:
     provider.identity = OidcIdentity(sub="g-taken", email="taken@example.com", email_verified=True)
     await sign_in_with(tctx, "google")  # creates the user that owns g-taken
-    me = await sign_up(tctx, email="me@example.com", password=PASSWORD)
+    me = await password_user(tctx, email="me@example.com", password=PASSWORD)
     token, _ = await session_for(tctx, me.id)
     with pytest.raises(AuthError, match="already connected to another user"):
         await link_flow(tctx, "google", me.id, token)
@@ -87,7 +88,9 @@ async def test_identity_of_another_user_cannot_be_linked(tctx, provider: FakeOAu
     assert len(await links(tctx.tenant_id)) == 1
 
 
-async def test_unlink_never_leaves_an_account_without_a_way_in(tctx, provider: FakeOAuthProvider) -> None:
+async def test_unlink_never_leaves_an_account_without_a_way_in(
+    tctx, owner, provider: FakeOAuthProvider
+) -> None:
     provider.identity = OidcIdentity(sub="g-only", email="only@example.com", email_verified=True)
     session_token, _ = await sign_in_with(tctx, "google")  # an OAuth-only account: no password
     ctx = await authenticate(tctx.tenant_id, session_token)
@@ -111,8 +114,8 @@ async def test_unlink_never_leaves_an_account_without_a_way_in(tctx, provider: F
 async def test_password_user_may_unlink_and_nobody_unlinks_for_others(
     tctx, provider: FakeOAuthProvider
 ) -> None:
-    me = await sign_up(tctx, email="me@example.com", password=PASSWORD)
-    other = await sign_up(tctx, email="other@example.com", password=PASSWORD)
+    me = await password_user(tctx, email="me@example.com", password=PASSWORD)
+    other = await password_user(tctx, email="other@example.com", password=PASSWORD)
     token, ctx = await session_for(tctx, me.id)
     await link_flow(tctx, "google", me.id, token)
     (mine,) = await oauth_links.list_connected(ctx)

@@ -12,12 +12,12 @@ from sqlalchemy import text
 
 from models.llm import TenantProvider
 from services import ai_catalog, netguard
-from services.auth.accounts import sign_up
 from services.config import get_settings
 from services.context import Ctx
 from services.db import tenant_session
 from services.errors import ValidationError
 from services.llm import ChatMessage, collect_reply
+from tests.conftest import password_user
 from tests.fakes.llm_server import FakeLLMServer
 
 PRIVATE_URLS = [
@@ -46,7 +46,9 @@ def _no_server_providers(monkeypatch):  # type: ignore[no-untyped-def]
 
 
 async def _owner(tctx) -> Ctx:  # type: ignore[no-untyped-def]
-    user = await sign_up(tctx, email=f"o-{uuid.uuid4().hex[:6]}@example.com", password="a good long password")
+    user = await password_user(
+        tctx, email=f"o-{uuid.uuid4().hex[:6]}@example.com", password="a good long password"
+    )
     return Ctx(tenant_id=tctx.tenant_id, user_id=user.id, role="owner")
 
 

@@ -14,12 +14,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
 
-from services.auth.accounts import authenticate, log_in, set_status, sign_up, start_session
+from services.auth.accounts import authenticate, log_in, set_status, start_session
 from services.auth.reset import request_reset, reset_password
 from services.config import get_settings
 from services.context import TenantCtx
 from services.db import tenant_session
+from services.email import drain
 from services.errors import AuthError, RateLimited, ValidationError
+from tests.conftest import first_owner, join
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a whole new password"
@@ -38,6 +40,12 @@ class Inbox:
         assert isinstance(message, EmailMessage)
         self.messages.append((envelope, message))
         return "250 Message accepted for delivery"
+
+
+async def requested(tctx: TenantCtx, email: str) -> None:
+    """Ask for a reset and wait for the email work, which runs off the request path."""
+    await request_reset(tctx, email)
+    await drain()
 
 
 def free_port() -> int:
@@ -73,11 +81,11 @@ def reset_token(message: EmailMessage, origin: str) -> str:
 
 
 async def test_reset_end_to_end(tenant, tctx, inbox: Inbox) -> None:
-    user = await sign_up(tctx, email="ann@example.com", password=PASSWORD, name="Ann")
+    user = await first_owner(tctx, email="ann@example.com", password=PASSWORD, name="Ann")
     async with tenant_session(tctx.tenant_id) as session:
         old_token, _ = await start_session(session, tctx, user.id)
 
-    await request_reset(tctx, "ANN@example.com")
+    await requested(tctx, "ANN@example.com")
 
     assert len(inbox.messages) == 1
     envelope, message = inbox.messages[0]
@@ -110,31 +118,34 @@ async def test_reset_end_to_end(tenant, tctx, inbox: Inbox) -> None:
 
 
 async def test_unknown_or_suspended_email_sends_nothing(tctx, inbox: Inbox) -> None:
-    owner = await sign_up(tctx, email="boss@example.com", password=PASSWORD)
-    bob = await sign_up(tctx, email="bob@example.com", password=PASSWORD)
+    owner = await first_owner(tctx, email="boss@example.com", password=PASSWORD)
+    bob = await join(tctx, email="bob@example.com", password=PASSWORD)
     async with tenant_session(tctx.tenant_id) as session:
         token, _ = await start_session(session, tctx, owner.id)
     owner_ctx = await authenticate(tctx.tenant_id, token)
     assert owner_ctx is not None
     await set_status(owner_ctx, bob.id, "suspended")
+    await drain()
+    inbox.messages.clear()  # bob's sign-up confirmation
 
-    await request_reset(tctx, "nobody@example.com")
-    await request_reset(tctx, "bob@example.com")
+    await requested(tctx, "nobody@example.com")
+    await requested(tctx, "bob@example.com")
     assert inbox.messages == []
     async with tenant_session(tctx.tenant_id) as session:
-        assert (await session.execute(text("SELECT count(*) FROM one_time_tokens"))).scalar_one() == 0
+        count = text("SELECT count(*) FROM one_time_tokens WHERE purpose = 'reset'")
+        assert (await session.execute(count)).scalar_one() == 0
 
     with pytest.raises(ValidationError):
-        await request_reset(tctx, "not an email")
+        await requested(tctx, "not an email")
 
     # The server is really listening: a known, active address does get a message.
-    await request_reset(tctx, "boss@example.com")
+    await requested(tctx, "boss@example.com")
     assert [m["To"] for _, m in inbox.messages] == ["boss@example.com"]
 
 
 async def test_expired_or_foreign_token_is_refused(tenant, tctx, other_tenant, inbox: Inbox) -> None:
-    await sign_up(tctx, email="ann@example.com", password=PASSWORD)
-    await request_reset(tctx, "ann@example.com")
+    await first_owner(tctx, email="ann@example.com", password=PASSWORD)
+    await requested(tctx, "ann@example.com")
     token = reset_token(inbox.messages[-1][1], f"http://{tenant.slug}.localhost:3000")
 
     # Another tenant cannot use it (it cannot even see the row).
@@ -151,7 +162,7 @@ async def test_expired_or_foreign_token_is_refused(tenant, tctx, other_tenant, i
 async def test_login_ticket_is_not_a_reset_token(tctx, inbox: Inbox) -> None:
     from services.auth.accounts import issue_login_ticket
 
-    user = await sign_up(tctx, email="ann@example.com", password=PASSWORD)
+    user = await first_owner(tctx, email="ann@example.com", password=PASSWORD)
     ticket = await issue_login_ticket(tctx, user.id)
     with pytest.raises(AuthError):
         await reset_password(tctx, ticket, NEW_PASSWORD)
@@ -160,11 +171,11 @@ async def test_login_ticket_is_not_a_reset_token(tctx, inbox: Inbox) -> None:
 async def test_reset_requests_are_rate_limited(tctx, inbox: Inbox, monkeypatch) -> None:
     monkeypatch.setenv("LOGIN_MAX_FAILURES", "2")
     get_settings.cache_clear()
-    await sign_up(tctx, email="ann@example.com", password=PASSWORD)
+    await first_owner(tctx, email="ann@example.com", password=PASSWORD)
     for _ in range(2):
-        await request_reset(tctx, "ann@example.com")
+        await requested(tctx, "ann@example.com")
     with pytest.raises(RateLimited, match="Too many password reset attempts"):
-        await request_reset(tctx, "ann@example.com")
+        await requested(tctx, "ann@example.com")
     assert len(inbox.messages) == 2
 
 
@@ -174,8 +185,8 @@ async def test_reset_link_uses_the_tenants_own_address(tenant, tctx, inbox: Inbo
     monkeypatch.setenv("SOLO_PUBLIC_URL", "https://app.example.com")
     monkeypatch.setenv("SOLO_BASE_DOMAIN", "coach.example.com")
     get_settings.cache_clear()
-    await sign_up(tctx, email="ann@example.com", password=PASSWORD)
-    await request_reset(tctx, "ann@example.com")
+    await first_owner(tctx, email="ann@example.com", password=PASSWORD)
+    await requested(tctx, "ann@example.com")
     body = inbox.messages[-1][1].get_body(("plain",))
     assert body is not None
     assert "evil" not in body.get_content()
@@ -190,6 +201,19 @@ async def test_reset_link_uses_a_custom_domain(tctx, inbox: Inbox, monkeypatch) 
     async with global_session() as session:
         t = await tenants.create_tenant(session, name="Coach", slug=unique_slug(), domain="coach.example.org")
     ctx = TenantCtx(tenant_id=t.id, ip="203.0.113.9")
-    await sign_up(ctx, email="ann@example.com", password=PASSWORD)
-    await request_reset(ctx, "ann@example.com")
+    await first_owner(ctx, email="ann@example.com", password=PASSWORD)
+    await requested(ctx, "ann@example.com")
     assert reset_token(inbox.messages[-1][1], "http://coach.example.org:3000")
+
+
+async def test_a_reset_revokes_every_other_reset_link(tenant, tctx, inbox: Inbox) -> None:
+    await first_owner(tctx, email="ann@example.com", password=PASSWORD)
+    origin = f"http://{tenant.slug}.localhost:3000"
+    await requested(tctx, "ann@example.com")
+    first = reset_token(inbox.messages[-1][1], origin)
+    await requested(tctx, "ann@example.com")
+    second = reset_token(inbox.messages[-1][1], origin)
+    await reset_password(tctx, second, NEW_PASSWORD)
+    with pytest.raises(AuthError, match="invalid or has expired"):  # e.g. a link an attacker also got
+        await reset_password(tctx, first, "the attackers password")
+    assert await log_in(tctx, email="ann@example.com", password=NEW_PASSWORD)

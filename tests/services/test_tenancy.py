@@ -13,12 +13,12 @@ from sqlalchemy.engine import make_url
 
 from models import TENANT_OWNED_TABLES
 from services import tenants
-from services.auth.accounts import authenticate, list_members, set_role, set_status, sign_up, start_session
+from services.auth.accounts import authenticate, list_members, set_role, set_status, start_session
 from services.config import get_settings
 from services.context import TenantCtx
 from services.db import global_session, tenant_session
 from services.errors import NotFound, ValidationError
-from tests.conftest import unique_slug
+from tests.conftest import first_owner, join, make_user, unique_slug
 
 PASSWORD = "correct horse battery"
 
@@ -57,7 +57,7 @@ async def set_tenant(conn: psycopg.AsyncConnection, tenant_id: uuid.UUID | str) 
 async def populate(tenant_id: uuid.UUID, email: str) -> uuid.UUID:
     """A user with a session and audit rows, made through the services."""
     tctx = TenantCtx(tenant_id=tenant_id, ip="192.0.2.1")
-    user = await sign_up(tctx, email=email, password=PASSWORD)
+    user = await make_user(tenant_id, email, password=PASSWORD)
     async with tenant_session(tenant_id) as session:
         await start_session(session, tctx, user.id)
     return user.id
@@ -280,14 +280,14 @@ async def test_every_table_with_tenant_id_is_declared_tenant_owned(owner_conn) -
 
 
 async def test_services_cannot_reach_another_tenants_user(tctx, other_tenant) -> None:
-    a_owner = await sign_up(tctx, email="ann@example.com", password=PASSWORD)
+    a_owner = await first_owner(tctx, email="ann@example.com", password=PASSWORD)
     async with tenant_session(tctx.tenant_id) as session:
         a_token, _ = await start_session(session, tctx, a_owner.id)
     ctx = await signed_in_ctx(tctx.tenant_id, a_token)
 
     b_tctx = TenantCtx(tenant_id=other_tenant.id)
-    b_owner = await sign_up(b_tctx, email="bob@example.com", password=PASSWORD)
-    b_member = await sign_up(b_tctx, email="carol@example.com", password=PASSWORD)
+    b_owner = await first_owner(b_tctx, email="bob@example.com", password=PASSWORD)
+    b_member = await join(b_tctx, email="carol@example.com", password=PASSWORD)
     async with tenant_session(other_tenant.id) as session:
         b_token, _ = await start_session(session, b_tctx, b_member.id)
 
