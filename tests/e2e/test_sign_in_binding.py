@@ -12,10 +12,10 @@ from services import tenants
 from services.auth.accounts import authenticate, issue_login_ticket
 from services.context import TenantCtx
 from services.db import global_session
+from tests.conftest import password_user
 
 pytestmark = __import__("pytest").mark.e2e
 PASSWORD = "a long enough passphrase"
-from tests.conftest import password_user
 
 
 async def _cookies(page: Page) -> dict[str, dict]:  # type: ignore[type-arg]
