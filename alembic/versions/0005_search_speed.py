@@ -124,34 +124,30 @@ BEGIN
             LIMIT max_matches + 1
         ) t;
     ELSE
-        -- by recency: OFFSET 0 keeps both subqueries as written (a nested loop that stops at the cap)
+        -- by recency: the user's conversations newest first, through ix_conversations_user_recent, each one's
+        -- matching messages as a LATERAL subquery (OFFSET 0 keeps it one, so a nested loop that stops at the cap)
         RETURN QUERY
         SELECT t.conversation_id, t.id, ts_rank(t.search, query, 1), t.created_at
         FROM (
             SELECT m.conversation_id, m.id, m.search, m.created_at
-            FROM (
-                SELECT c.id, c.updated_at
-                FROM public.conversations c
-                WHERE c.tenant_id = for_tenant
-                  AND c.user_id = for_user
-                  AND (archived_is IS NULL OR c.archived = archived_is)
-                  AND (pinned_is IS NULL OR c.pinned = pinned_is)
-                  AND (in_folder IS NULL OR c.folder_id = in_folder)
-                  AND (with_tag IS NULL OR EXISTS (
-                        SELECT 1 FROM public.conversation_tags ct
-                        WHERE ct.conversation_id = c.id AND ct.tag_id = with_tag AND ct.tenant_id = for_tenant))
-                ORDER BY c.updated_at DESC, c.id DESC
-                OFFSET 0
-            ) c
+            FROM public.conversations c
             CROSS JOIN LATERAL (
                 SELECT m.conversation_id, m.id, m.search, m.created_at
                 FROM public.messages m
                 WHERE m.conversation_id = c.id
                   AND m.tenant_id = for_tenant
                   AND m.search @@ query
-                ORDER BY m.created_at DESC, m.id DESC
                 OFFSET 0
             ) m
+            WHERE c.tenant_id = for_tenant
+              AND c.user_id = for_user
+              AND (archived_is IS NULL OR c.archived = archived_is)
+              AND (pinned_is IS NULL OR c.pinned = pinned_is)
+              AND (in_folder IS NULL OR c.folder_id = in_folder)
+              AND (with_tag IS NULL OR EXISTS (
+                    SELECT 1 FROM public.conversation_tags ct
+                    WHERE ct.conversation_id = c.id AND ct.tag_id = with_tag AND ct.tenant_id = for_tenant))
+            ORDER BY c.updated_at DESC, c.id DESC, m.created_at DESC, m.id DESC
             LIMIT max_matches + 1
         ) t;
     END IF;
