@@ -335,6 +335,11 @@ async def test_a_common_word_ranks_only_the_most_recent_matches(
     assert scans["gin"] == 0 and scans["recency"] > 0, scans
     assert len(rows) == 26 and all(message is not None for _, message in rows)
     assert {c for c, _ in rows} == set(mine[:3])
+    # The same strictness on this path: another tenant's user, or no tenant at all, gets nothing.
+    call = "SELECT message_id FROM chat_search_matches(to_tsquery('simple', 'the'), :u, 25)"
+    assert await sql(alice.tenant_id, call, u=eve.user_id) == []
+    async with global_session() as session:
+        assert (await session.execute(text(call), {"u": alice.user_id})).all() == []
     found = await search_results(alice, "the", ranked_matches=25)
     assert found.truncated
     assert {h.conversation_id for h in found.hits} == set(mine[:3])
