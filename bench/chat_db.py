@@ -7,9 +7,10 @@ app role (RLS on), for the exact statements the services send, it prints:
 - server-side time (planning + execution from EXPLAIN (ANALYZE, TIMING OFF)), median and p95 over --runs;
 - the wall time of the service call from Python (connection pool, transaction, commit), median and p95;
 
-for: the sidebar's first page, a ranked search for a word (and for a very common word), and adding one message
-to a conversation of 10 messages versus one of 1,000 (the ratio should stay near 1; target <= 1.2). The plans
-of the sidebar and search queries are printed once, with the indexes they use.
+for: the sidebar's first page, a ranked search for a rare word and for a very common word (whether the matches
+were cut to the most recent ones, see migration 0005), and adding one message to a conversation of 10 messages
+versus one of 1,000 (the ratio should stay near 1; target <= 1.2). The plans of the sidebar and search queries
+are printed once, with the indexes they use, and those of the statements inside `chat_search_matches`.
 
 Run: `.venv/bin/python bench/chat_db.py` (seeding takes about a minute the first time).
 """
@@ -21,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import statistics
 import sys
@@ -49,6 +51,7 @@ MESSAGES = 200_000
 LONG_CONVERSATIONS = 100  # of 1,000 messages each: half the messages
 NOISE_CONVERSATIONS = 2_000  # in another tenant, 10 messages each
 RARE_WORD = "heliotrope"  # planted in about 1% of the messages and titles
+COMMON_WORD = "the"  # the most frequent word of the vocabulary: in about 90% of the messages
 
 
 # Setup ------------------------------------------------------------------------------------------------------
@@ -123,23 +126,7 @@ class Words:
     )
 
     def __init__(self, rng: random.Random, size: int = 6000) -> None:
-        syllables = [
-            "ka",
-            "lo",
-            "mi",
-            "ren",
-            "to",
-            "sa",
-            "vel",
-            "dor",
-            "in",
-            "qua",
-            "bri",
-            "nes",
-            "tar",
-            "o",
-            "ul",
-        ]
+        syllables = "ka lo mi ren to sa vel dor in qua bri nes tar o ul".split()
         tail: set[str] = set()
         while len(tail) < size:
             tail.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
@@ -380,8 +367,53 @@ async def wall_ms(call: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
     return times
 
 
+INNER_VARIABLES = {
+    "query": "websearch_to_tsquery('simple', %(q)s)",
+    "for_user": "%(user)s",
+    "for_tenant": "NULLIF(current_setting('app.current_tenant_id', true), '')::uuid",
+    "max_matches": "%(cap)s",
+    "archived_is": "NULL::boolean",  # the service's default search covers archived conversations too
+    "pinned_is": "NULL::boolean",
+    "in_folder": "NULL::uuid",
+    "with_tag": "NULL::uuid",
+}
+
+
+def inner_statements(owner: psycopg.Connection, word: str) -> list[tuple[str, str]]:
+    """The title statement and the message statement that `chat_search_matches` runs for `word`, with its
+    variables written out (the function chooses between its two message statements by the planner's estimate)."""
+    from services.chat.search import MAX_RANKED_MATCHES
+
+    (body,) = owner.execute(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'chat_search_matches'"
+    ).fetchone() or ("",)
+    statements = [
+        re.sub(r"\b(" + "|".join(INNER_VARIABLES) + r")\b", lambda m: INNER_VARIABLES[m.group(1)], part)
+        for part in re.findall(r"RETURN QUERY\s+(.*?);", body, flags=re.S)
+    ]
+    if len(statements) != 3:
+        raise SystemExit("chat_search_matches no longer has its three RETURN QUERY statements")
+    tsq = "websearch_to_tsquery('simple', %s)"
+    (plan,) = owner.execute(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE search @@ {tsq}", (word,)
+    ).fetchone() or ([],)
+    (total,) = owner.execute(
+        "SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'messages'::regclass"
+    ).fetchone() or (1,)
+    row = (float(plan[0]["Plan"]["Plan Rows"]), float(total))
+    frequency = min(max(row[0] / row[1], 1e-9), 1.0)
+    by_index = frequency * row[1] <= MAX_RANKED_MATCHES / frequency
+    owner.rollback()
+    chosen = (
+        ("messages by the GIN index", statements[1]) if by_index else ("messages by recency", statements[2])
+    )
+    print(f"  '{word}': estimated frequency {frequency:.4f}, the function takes {chosen[0]}")
+    return [("titles", statements[0]), chosen]
+
+
 async def measure(socket_dir: Path, tenant_id: uuid.UUID, user_id: uuid.UUID, runs: int) -> None:
     from services import chat
+    from services.chat.search import MAX_RANKED_MATCHES, search_results
     from services.context import Ctx
 
     ctx = Ctx(tenant_id=tenant_id, user_id=user_id, role="member")
@@ -408,21 +440,30 @@ async def measure(socket_dir: Path, tenant_id: uuid.UUID, user_id: uuid.UUID, ru
         lambda: chat.list_conversations(ctx, cursor=second_cursor, page_size=50),
         False,
     )
-    hits = await chat.search(ctx, RARE_WORD)
-    await service_query(f"search '{RARE_WORD}' (top 20, ranked)", lambda: chat.search(ctx, RARE_WORD), True)
-    print(f"  ({len(hits)} hits; first snippet: {hits[0].snippet[:80]!r})" if hits else "  (no hits)")
-    # The matching itself happens inside chat_search_matches (SECURITY DEFINER, see migration 0002); EXPLAIN
-    # does not show into a function, so here is the plan of its body, run as its owner for the same tenant.
-    with psycopg.connect(owner_conninfo(socket_dir)) as owner:
-        (body,) = owner.execute(
-            "SELECT prosrc FROM pg_proc WHERE proname = 'chat_search_matches'"
-        ).fetchone() or ("",)
-        inner = body.replace("for_user", "%(user)s").replace("query", "websearch_to_tsquery('simple', %(q)s)")
-        show(
-            "plan inside chat_search_matches",
-            plan_text(owner, tenant_id, inner, {"user": user_id, "q": RARE_WORD}),
+    for word, label in ((RARE_WORD, "~1% of messages"), (COMMON_WORD, "~90% of messages")):
+        found = await search_results(ctx, word)
+        await service_query(
+            f"search '{word}' (top 20, ranked; {label})", lambda w=word: chat.search(ctx, w), False, runs
         )
-    await service_query("search 'the' (in ~90% of messages)", lambda: chat.search(ctx, "the"), False, 10)
+        cut = "truncated: only the most recent matches ranked" if found.truncated else "not truncated"
+        first = found.hits[0].snippet[:80] if found.hits else ""
+        print(f"  ({len(found.hits)} hits, {cut}; first snippet: {first!r})")
+    await service_query(f"search '{COMMON_WORD}' plan", lambda: chat.search(ctx, COMMON_WORD), True, 1)
+    # The matching itself happens inside chat_search_matches (SECURITY DEFINER, see migrations 0002 and 0005);
+    # EXPLAIN does not show into a function, so here are the plans of its statements, run as its owner for the
+    # same tenant: the title match, then the message match it takes for the word (by the GIN index or by recency).
+    with psycopg.connect(owner_conninfo(socket_dir)) as owner:
+        for word in (RARE_WORD, COMMON_WORD):
+            for title, statement in inner_statements(owner, word):
+                show(
+                    f"plan inside chat_search_matches, '{word}': {title}",
+                    plan_text(
+                        owner,
+                        tenant_id,
+                        statement,
+                        {"user": user_id, "q": word, "cap": MAX_RANKED_MATCHES},
+                    ),
+                )
 
     # Adding a message: to a conversation of 10 messages versus one of 1,000 (a different one each run, so the
     # lengths are exact). The last message of each is the parent, as in a real reply.

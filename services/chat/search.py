@@ -8,6 +8,11 @@ message so the UI can open it at that message (`select_sibling(ctx, conversation
 Matching goes through `chat_search_matches` (migration 0002 explains why: under RLS a GIN index cannot serve
 `@@`); it returns ids and ranks of the current tenant's user only, and everything shown (titles, text,
 filters) is read again under RLS here.
+
+A very common word matches nearly every message, and ranking all of them is slow and says little. So at most
+`MAX_RANKED_MATCHES` message matches (and as many title matches) are ranked: those of the most recently active
+conversations (migration 0005). When a search had more, `SearchResults.truncated` is true and the UI should
+say "showing the most recent matches".
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from services.db import tenant_session
 from services.errors import ValidationError
 
 MAX_QUERY_CHARS = 500
+MAX_RANKED_MATCHES = 1000  # per kind (titles, messages): the most recent matches ranked for one search
 HIT_START, HIT_END = "«", "»"  # around matched words in `SearchHit.snippet`
 _START, _END = "\x02", "\x03"  # unambiguous markers inside Postgres; removed from the text first
 
@@ -51,6 +57,12 @@ class SearchHit:
     parts: tuple[SnippetPart, ...]  # the same snippet, split for rendering without any markup parsing
     rank: float
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    hits: list[SearchHit]
+    truncated: bool  # more matches than MAX_RANKED_MATCHES: only the most recent ones were ranked
 
 
 def filter_sql(filters: ConversationFilters, params: dict[str, Any], alias: str = "c") -> str:
@@ -79,11 +91,15 @@ def search_sql(where: str) -> str:
     # conversation in one pass (no self-joins of the match list, which can be large for a common word).
     tsq = f"websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', :query)"
     return f"""
-WITH matches AS (
+WITH matches AS MATERIALIZED (
     SELECT x.conversation_id, x.message_id, x.rank, x.created_at
-    FROM chat_search_matches({tsq}, :user_id) x
-    JOIN conversations c ON c.id = x.conversation_id
-    WHERE {where}
+    FROM chat_search_matches({tsq}, :user_id, :cap, CAST(:f_archived AS boolean), CAST(:f_pinned AS boolean),
+                             CAST(:f_folder AS uuid), CAST(:f_tag AS uuid)) x
+),
+cut AS (  -- the function returns one row more than the cap of a kind when there were more
+    SELECT count(*) FILTER (WHERE message_id IS NULL) > :cap
+             OR count(*) FILTER (WHERE message_id IS NOT NULL) > :cap AS truncated
+    FROM matches
 ),
 per_conversation AS (
     SELECT conversation_id,
@@ -98,27 +114,35 @@ hits AS (
     SELECT c.id, c.title, c.updated_at, p.message_id, p.rank
     FROM per_conversation p
     JOIN conversations c ON c.id = p.conversation_id
+    WHERE {where}
     ORDER BY p.rank DESC, c.updated_at DESC, c.id DESC
     LIMIT :limit
 )
-SELECT h.id, h.title, h.updated_at, h.message_id, h.rank,
+SELECT h.id, h.title, h.updated_at, h.message_id, h.rank, cut.truncated,
        ts_headline('{TEXT_SEARCH_CONFIG}',
                    translate(CASE WHEN m.id IS NULL THEN h.title ELSE left(m.text, {MESSAGE_SEARCH_CHARS}) END,
                              :markers, ''),
                    {tsq}, :options) AS snippet
 FROM hits h
+CROSS JOIN cut
 LEFT JOIN messages m ON m.id = h.message_id
 ORDER BY h.rank DESC, h.updated_at DESC, h.id DESC
 """
 
 
 def search_params(
-    user_id: uuid.UUID, query: str, filters: ConversationFilters, limit: int
+    user_id: uuid.UUID, query: str, filters: ConversationFilters, limit: int, cap: int = MAX_RANKED_MATCHES
 ) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {
         "user_id": user_id,
         "query": query,
         "limit": limit,
+        "cap": cap,
+        # The same filters again inside the matching function, so that the cap counts only these conversations.
+        "f_archived": filters.archived,
+        "f_pinned": filters.pinned,
+        "f_folder": filters.folder_id,
+        "f_tag": filters.tag_id,
         "markers": _START + _END,
         "options": _HEADLINE_OPTIONS,
     }
@@ -149,19 +173,28 @@ def snippet_parts(marked: str) -> tuple[SnippetPart, ...]:
     return tuple(merged)
 
 
-async def search(
-    ctx: Ctx, query: str, filters: ConversationFilters | None = None, limit: int = 20
-) -> list[SearchHit]:
-    """The user's conversations matching `query`, best first. Only the user's own conversations."""
+async def search_results(
+    ctx: Ctx,
+    query: str,
+    filters: ConversationFilters | None = None,
+    limit: int = 20,
+    *,
+    ranked_matches: int = MAX_RANKED_MATCHES,
+) -> SearchResults:
+    """The user's conversations matching `query`, best first, and whether only the most recent matches (at
+    most `ranked_matches` titles and as many messages) were ranked. Only the user's own conversations."""
     require(ctx, "workspace.use")
     query = one_line(query)
     if not query:
-        return []
+        return SearchResults([], False)
     if len(query) > MAX_QUERY_CHARS:
         raise ValidationError(f"That search is too long ({MAX_QUERY_CHARS} characters at most).")
     if not 1 <= limit <= 100:
         raise ValidationError("Ask for between 1 and 100 search results.")
-    sql, params = search_params(ctx.user_id, query, filters or ConversationFilters(archived=None), limit)
+    if not 1 <= ranked_matches <= 100_000:
+        raise ValidationError("Rank between 1 and 100,000 matches.")
+    filters = filters or ConversationFilters(archived=None)
+    sql, params = search_params(ctx.user_id, query, filters, limit, ranked_matches)
     async with tenant_session(ctx.tenant_id) as session:
         rows = (await session.execute(text(sql), params)).all()
     hits = []
@@ -179,4 +212,11 @@ async def search(
                 updated_at=row.updated_at,
             )
         )
-    return hits
+    return SearchResults(hits, any(row.truncated for row in rows))
+
+
+async def search(
+    ctx: Ctx, query: str, filters: ConversationFilters | None = None, limit: int = 20
+) -> list[SearchHit]:
+    """The hits of `search_results` (which also says whether the matches were cut to the most recent)."""
+    return (await search_results(ctx, query, filters, limit)).hits

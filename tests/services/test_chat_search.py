@@ -8,11 +8,14 @@ from sqlalchemy import text
 
 from services import chat
 from services.chat import ConversationFilters
+from services.chat.search import search_results
 from services.context import Ctx
-from services.db import global_session
+from services.db import global_session, tenant_session
 from services.errors import ValidationError
 from tests.services.test_chat_support import new_ctx, sql
 from tests.services.test_tenancy import conninfo
+
+SIGNATURE = "chat_search_matches(tsquery, uuid, integer, boolean, boolean, uuid, uuid)"
 
 FILLER = (
     "The weather was mild and the train left on time while the passengers read their newspapers and "
@@ -173,7 +176,7 @@ async def test_the_matching_function_keeps_to_the_current_tenant_and_user(
     mine, _ = await conversation(alice, "Kiwi", "kiwi fruit")
     await conversation(bob, "Kiwi too", "kiwi bird")
     await conversation(eve, "Kiwi three", "kiwi shoe polish")
-    statement = "SELECT conversation_id FROM chat_search_matches(to_tsquery('simple', 'kiwi'), :u)"
+    statement = "SELECT conversation_id FROM chat_search_matches(to_tsquery('simple', 'kiwi'), :u, 100)"
     assert set(await sql(alice.tenant_id, statement, u=alice.user_id)) == {(mine.id,)}  # title + message
     assert await sql(alice.tenant_id, statement, u=eve.user_id) == []  # another tenant's user: nothing
     async with global_session() as session:  # no tenant set: nothing, whoever is asked for
@@ -184,23 +187,186 @@ async def test_the_matching_function_keeps_to_the_current_tenant_and_user(
         "SELECT prosecdef, proconfig FROM pg_proc WHERE proname = 'chat_search_matches'",
     )
     assert definition[0] is True and "search_path=pg_catalog, pg_temp" in definition[1]
+    assert "plan_cache_mode=force_custom_plan" in definition[1]
 
 
 async def test_the_matching_function_answers_only_roles_that_may_read_the_tables(
     alice, owner_url: str
 ) -> None:
+    """Even a role allowed to execute the function gets nothing unless it may read the tables itself."""
     mine, _ = await conversation(alice, "Wombat", "wombat burrows")
-    call = "SELECT conversation_id FROM chat_search_matches(to_tsquery('simple', 'wombat'), %s)"
+    call = "SELECT conversation_id FROM chat_search_matches(to_tsquery('simple', 'wombat'), %s, 100)"
     async with await psycopg.AsyncConnection.connect(conninfo(owner_url), autocommit=True) as conn:
         await conn.execute(
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'chat_test_outsider') THEN"
             " CREATE ROLE chat_test_outsider NOLOGIN; END IF; END $$"
         )
-        for role, expected in (("app", {(mine.id,)}), ("chat_test_outsider", set())):
+        await conn.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO chat_test_outsider")
+        try:
+            for role, expected in (("app", {(mine.id,)}), ("chat_test_outsider", set())):
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL SESSION AUTHORIZATION {role}")
+                    await conn.execute(
+                        "SELECT set_config('app.current_tenant_id', %s, true)", (str(alice.tenant_id),)
+                    )
+                    rows = await (await conn.execute(call, (alice.user_id,))).fetchall()
+                    assert set(rows) == expected, role
+        finally:
+            await conn.execute(f"REVOKE EXECUTE ON FUNCTION {SIGNATURE} FROM chat_test_outsider")
+
+
+async def test_only_the_app_role_may_execute_the_matching_function(alice, owner_url: str) -> None:
+    """EXECUTE is revoked from PUBLIC (migration 0005): a role without the grant cannot even call it."""
+    mine, _ = await conversation(alice, "Numbat", "numbat termites")
+    call = "SELECT conversation_id FROM chat_search_matches(to_tsquery('simple', 'numbat'), %s, 100)"
+    async with await psycopg.AsyncConnection.connect(conninfo(owner_url), autocommit=True) as conn:
+        await conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'chat_test_stranger') THEN"
+            " CREATE ROLE chat_test_stranger NOLOGIN; END IF; END $$"
+        )
+        # Reading the tables is not enough: without EXECUTE the function is out of reach.
+        await conn.execute("GRANT SELECT ON conversations, messages TO chat_test_stranger")
+        try:
             async with conn.transaction():
-                await conn.execute(f"SET LOCAL SESSION AUTHORIZATION {role}")
+                await conn.execute("SET LOCAL SESSION AUTHORIZATION chat_test_stranger")
                 await conn.execute(
                     "SELECT set_config('app.current_tenant_id', %s, true)", (str(alice.tenant_id),)
                 )
-                rows = await (await conn.execute(call, (alice.user_id,))).fetchall()
-                assert set(rows) == expected, role
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    await conn.execute(call, (alice.user_id,))
+            async with conn.transaction():
+                await conn.execute("SET LOCAL SESSION AUTHORIZATION app")
+                await conn.execute(
+                    "SELECT set_config('app.current_tenant_id', %s, true)", (str(alice.tenant_id),)
+                )
+                assert set(await (await conn.execute(call, (alice.user_id,))).fetchall()) == {(mine.id,)}
+        finally:
+            await conn.execute("REVOKE SELECT ON conversations, messages FROM chat_test_stranger")
+        grantees = await (
+            await conn.execute(
+                "SELECT a.grantee::regrole::text FROM pg_proc p, aclexplode(p.proacl) a"
+                " WHERE p.oid = %s::regprocedure AND a.privilege_type = 'EXECUTE'",
+                (SIGNATURE,),
+            )
+        ).fetchall()
+        assert "-" not in {g for (g,) in grantees}  # PUBLIC (grantee 0) is not among them
+        assert "app" in {g for (g,) in grantees}
+
+
+# Very common words: only the most recent matches are ranked (migration 0005) ---------------------------------
+
+BULK = """
+WITH c AS (
+    INSERT INTO conversations (id, tenant_id, user_id, title, provider, model, pinned, archived, created_at,
+                               updated_at)
+    SELECT gen_random_uuid(), :tenant, :user, 'Bulk ' || i, '', '', false, i > :n - :archived,
+           now() - make_interval(days => 400), now() - make_interval(mins => i + :offset)
+    FROM generate_series(1, :n) i
+    RETURNING id, updated_at, title
+)
+INSERT INTO messages (id, tenant_id, conversation_id, role, text, status, error_text, provider, model, created_at)
+SELECT gen_random_uuid(), :tenant, c.id, 'user',
+       'the cat and the hat' || CASE WHEN j = 1 AND split_part(c.title, ' ', 2)::int % 10 = 0
+                                     THEN ' zoetrope' ELSE '' END,
+       'complete', '', '', '', c.updated_at - make_interval(secs => 10 - j)
+FROM c, generate_series(1, :per) j
+"""
+
+
+async def bulk(ctx: Ctx, n: int, per: int, offset: int, archived: int = 0) -> list[tuple[object, ...]]:
+    """`n` conversations of `per` messages that all contain "the" (some also "zoetrope"), the newest `offset`
+    minutes old, one minute apart; the `archived` oldest are archived. Their ids, newest first."""
+    await sql(
+        ctx.tenant_id,
+        BULK,
+        tenant=ctx.tenant_id,
+        user=ctx.user_id,
+        n=n,
+        per=per,
+        offset=offset,
+        archived=archived,
+    )
+    return await sql(
+        ctx.tenant_id,
+        "SELECT id, archived FROM conversations WHERE user_id = :u AND title LIKE 'Bulk %' ORDER BY updated_at DESC",
+        u=ctx.user_id,
+    )
+
+
+async def matches_and_indexes(
+    ctx: Ctx, word: str, cap: int
+) -> tuple[list[tuple[object, ...]], dict[str, int]]:
+    """The function's rows for `word`, and how often each message index was scanned in doing it."""
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT conversation_id, message_id FROM chat_search_matches(to_tsquery('simple', :w), :u, :cap)"
+                ),
+                {"w": word, "u": ctx.user_id, "cap": cap},
+            )
+        ).all()
+        scans = (
+            await session.execute(
+                text(
+                    "SELECT pg_stat_get_xact_numscans('ix_messages_search'::regclass),"
+                    " pg_stat_get_xact_numscans('ix_messages_parent'::regclass)"
+                )
+            )
+        ).one()
+    return [tuple(r) for r in rows], {"gin": scans[0], "recency": scans[1]}
+
+
+async def test_a_common_word_ranks_only_the_most_recent_matches(
+    alice, tenant, other_tenant, owner_url
+) -> None:
+    bob = await new_ctx(tenant.id, "bob@example.com")
+    eve = await new_ctx(other_tenant.id, "eve@example.com")
+    mine = [c for c, _ in await bulk(alice, 300, 10, offset=60)]
+    # Newer than all of Alice's: another user of her workspace and a user of another workspace.
+    theirs = {c for c, _ in await bulk(bob, 40, 10, offset=0)} | {
+        c for c, _ in await bulk(eve, 40, 10, offset=0)
+    }
+    async with await psycopg.AsyncConnection.connect(conninfo(owner_url), autocommit=True) as conn:
+        await conn.execute("ANALYZE messages")  # the planner now knows "the" is in (nearly) every message
+
+    # "the": by recency (never the GIN index), the newest 25 matches + 1 of Alice's only: 3 conversations.
+    rows, scans = await matches_and_indexes(alice, "the", 25)
+    assert scans["gin"] == 0 and scans["recency"] > 0, scans
+    assert len(rows) == 26 and all(message is not None for _, message in rows)
+    assert {c for c, _ in rows} == set(mine[:3])
+    # The same strictness on this path: another tenant's user, or no tenant at all, gets nothing.
+    call = "SELECT message_id FROM chat_search_matches(to_tsquery('simple', 'the'), :u, 25)"
+    assert await sql(alice.tenant_id, call, u=eve.user_id) == []
+    async with global_session() as session:
+        assert (await session.execute(text(call), {"u": alice.user_id})).all() == []
+    found = await search_results(alice, "the", ranked_matches=25)
+    assert found.truncated
+    assert {h.conversation_id for h in found.hits} == set(mine[:3])
+    assert not {h.conversation_id for h in found.hits} & theirs
+
+    # A rare word: by the GIN index, and the same rule (the most recent matches) when there are more than the cap.
+    # (Which index the planner then uses for so small a table is its own choice.)
+    rows, _ = await matches_and_indexes(alice, "zoetrope", 5)
+    planted = [c for i, c in enumerate(mine) if (i + 1) % 10 == 0]  # 'Bulk 10', 'Bulk 20', ...
+    assert sorted(str(c) for c, _ in rows) == sorted(str(c) for c in planted[:6])
+    found = await search_results(alice, "zoetrope", ranked_matches=5)
+    assert found.truncated and {h.conversation_id for h in found.hits} == set(planted[:6])
+    found = await search_results(alice, "zoetrope")  # under the cap: every match, nothing cut
+    assert not found.truncated and len(found.hits) == 20
+    assert {h.conversation_id for h in found.hits} <= set(planted)
+    for ctx in (bob, eve):  # theirs are found by them only (their plants are theirs)
+        assert {h.conversation_id for h in (await search_results(ctx, "zoetrope")).hits} <= theirs
+
+
+async def test_the_cap_counts_only_the_conversations_the_filters_ask_for(alice) -> None:
+    """Filters are applied inside the matching function: the newest matches elsewhere do not hide these."""
+    mine = await bulk(alice, 60, 10, offset=0, archived=4)
+    archived = [c for c, is_archived in mine if is_archived]
+    assert len(archived) == 4
+    found = await search_results(alice, "the", ConversationFilters(archived=True), ranked_matches=15)
+    assert found.truncated and {h.conversation_id for h in found.hits} == set(archived[:2])
+    found = await search_results(alice, "the", ConversationFilters(archived=True))
+    assert not found.truncated and {h.conversation_id for h in found.hits} == set(archived)
+    with pytest.raises(ValidationError):
+        await search_results(alice, "the", ranked_matches=0)
