@@ -69,6 +69,8 @@ class Conversation(SQLModel, table=True):
             sql("updated_at DESC"),
             sql("id DESC"),
         ),
+        # Search of very common words: a user's conversations, most recent activity first (migration 0006).
+        Index("ix_conversations_user_recent", "user_id", sql("updated_at DESC"), sql("id DESC")),
         # A folder's conversations in sidebar order; also serves the ON DELETE SET NULL of folder_id.
         Index(
             "ix_conversations_folder",

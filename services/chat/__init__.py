@@ -51,7 +51,7 @@ from services.chat.messages import (
     save_assistant_message,
     select_sibling,
 )
-from services.chat.search import SearchHit, SnippetPart, search
+from services.chat.search import SearchHit, SearchResults, SnippetPart, search, search_results
 from services.chat.tags import (
     create_tag,
     delete_tag,
@@ -76,6 +76,7 @@ __all__ = [
     "PathStep",
     "ProgressCallback",
     "SearchHit",
+    "SearchResults",
     "SidebarGroup",
     "SnippetPart",
     "TagInfo",
@@ -107,6 +108,7 @@ __all__ = [
     "rename_tag",
     "save_assistant_message",
     "search",
+    "search_results",
     "select_sibling",
     "set_archived",
     "set_model",

@@ -1,7 +1,7 @@
 """chat search: rank at most the most recent matches; the matching function only for the app role
 
-Revision ID: 0005
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 
 A very common word ("the") matches almost every message: ranking every match, then grouping them per
 conversation, took seconds at 200,000 messages. `chat_search_matches` now takes a cap and returns at most
@@ -38,8 +38,8 @@ from alembic import op
 
 from services.pg import APP_ROLE
 
-revision = "0005"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
