@@ -158,8 +158,15 @@ async def run_turn(
     try:
         stage = "preparing the model"
         try:
-            history = await _history(ctx, conversation_id, parent_id, user)
-            provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
+            reading = asyncio.ensure_future(_history(ctx, conversation_id, parent_id, user))
+            try:  # the branch is read while the provider is resolved
+                provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
+                history = await reading
+            finally:
+                if not reading.done():
+                    reading.cancel()
+                elif not reading.cancelled():
+                    reading.exception()  # retrieved: a failure is reported once, by the await above
             result.provider, result.model = provider, model
             stage = "streaming the reply"
             await run_reply(
