@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -108,12 +109,36 @@ async def _store_user(
     return error
 
 
+# Branch histories this process stored a reply at the end of, by (tenant, user, conversation, reply id).
+# Messages are never changed once stored, so the history of the branch that ends at a message never changes:
+# a follow-up to the reply just streamed skips reading the tree before the provider is asked.
+BranchKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]
+_BRANCHES: OrderedDict[BranchKey, tuple[ChatMessage, ...]] = OrderedDict()
+BRANCH_CACHE_SIZE = 256
+
+
+def _branch_key(ctx: Ctx, conversation_id: uuid.UUID, leaf_id: uuid.UUID) -> BranchKey:
+    return (ctx.tenant_id, ctx.user_id, conversation_id, leaf_id)
+
+
+def _remember(ctx: Ctx, conversation_id: uuid.UUID, reply: MessageInfo, history: list[ChatMessage]) -> None:
+    branch = tuple(history) + ((ChatMessage("assistant", reply.text),) if reply.text else ())
+    _BRANCHES[_branch_key(ctx, conversation_id, reply.id)] = branch
+    while len(_BRANCHES) > BRANCH_CACHE_SIZE:
+        _BRANCHES.popitem(last=False)
+
+
 async def _history(
     ctx: Ctx, conversation_id: uuid.UUID, parent_id: uuid.UUID, user: UserMessage | None
 ) -> list[ChatMessage]:
-    """The branch the reply continues, read from the database (never from what a browser sent)."""
+    """The branch the reply continues, read from the database (never from what a browser sent), or the
+    branch this process stored last for this user when the message continues it."""
     if user is not None and user.new_conversation:
         return [ChatMessage("user", user.text)]
+    if user is not None and user.parent_id is not None:
+        known = _BRANCHES.get(_branch_key(ctx, conversation_id, user.parent_id))
+        if known is not None:
+            return [*known, ChatMessage("user", user.text)]
     tree = await get_tree(ctx, conversation_id)
     if user is None:
         return history_for_model(tree.messages, parent_id)
@@ -140,6 +165,7 @@ async def run_turn(
     """
     outcome = ReplyOutcome()
     result = TurnResult(outcome)
+    history: list[ChatMessage] | None = None
     started = time.perf_counter()
     stored_user: asyncio.Task[str] | None = None
     if user is not None:
@@ -178,6 +204,8 @@ async def run_turn(
             outcome.status, outcome.error = "error", explain(exc, stage)
         outcome.duration_ms = outcome.duration_ms or round((time.perf_counter() - started) * 1000)
         await _settle(ctx, conversation_id, parent_id, model_key, result, stored_user)
+        if result.reply is not None and history is not None:
+            _remember(ctx, conversation_id, result.reply, history)
     except asyncio.CancelledError:
         # Browser gone or server stopping: keep all the text received, marked unfinished, then go on.
         if outcome.status == "complete":

@@ -15,6 +15,7 @@ import pytest
 from services import ai_catalog, chat, turns
 from services.context import Ctx
 from services.turns import UserMessage, run_turn
+from services.turns import reply as reply_module
 from tests.fakes.llm_server import FakeLLMServer
 from tests.services.test_chat_io import chatgpt_node
 from tests.services.test_chat_support import new_ctx, sql
@@ -107,6 +108,17 @@ async def test_a_follow_up_sends_the_branch_from_the_database(owner, llm) -> Non
         ("assistant", "First."),
         ("user", "Two"),
     ]
+    # That follow-up reused the branch this process had just stored (no tree read before the provider is
+    # asked); it must send exactly what the tree gives.
+    assert result.reply is not None
+    third = UserMessage(id=uuid.uuid4(), parent_id=result.reply.id, text="Three")
+    assert not (await run_turn(owner, cid, third.id, KEY, on_text=Sink().on_text, user=third)).failed
+    from_cache = llm.chat_requests()[-1].body["messages"]
+    reply_module._BRANCHES.clear()
+    assert not (await run_turn(owner, cid, third.id, KEY, on_text=Sink().on_text)).failed  # regenerate
+    from_tree = llm.chat_requests()[-1].body["messages"]
+    assert from_cache == from_tree
+    assert [m["content"] for m in from_tree] == ["One", "First.", "Two", "Second.", "Three"]
     # Regenerating the first reply sends the branch up to its question only.
     result = await run_turn(owner, cid, user.id, KEY, on_text=Sink().on_text)
     assert not result.failed and llm.chat_requests()[-1].body["messages"] == [
