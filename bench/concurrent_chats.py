@@ -38,6 +38,7 @@ NAMESPACE = "/_event"  # Reflex's Socket.IO namespace (and path)
 ROOT_STATE = "reflex___state____state"
 CHAT = f"{ROOT_STATE}.state___chat____chat_state"
 STREAM = f"{ROOT_STATE}.state___chat____stream_state"
+REPLY = f"{ROOT_STATE}.state___chat_stream____reply_state"  # sends and streams (state/chat_stream.py)
 
 
 async def provider_ttft(cookie: str) -> list[float]:
@@ -137,7 +138,7 @@ class ChatClient:
         self.done.clear()
         sent = time.perf_counter()
         await self.sio.emit(
-            "event", self._event(f"{CHAT}.send", {"form": {"message": text}}), namespace=NAMESPACE
+            "event", self._event(f"{REPLY}.send", {"form": {"message": text}}), namespace=NAMESPACE
         )
         await asyncio.wait_for(self.done.wait(), 120)
         return [(t - sent) * 1000 for t in self.stamps]

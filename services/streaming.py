@@ -4,6 +4,7 @@ caller stores the outcome once, after the model call, so no DB session is held a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -35,11 +36,16 @@ async def run_reply(
     on_text: Callable[[str], Awaitable[None]],
     should_stop: Callable[[], Awaitable[bool]] | None = None,
     flush_interval: float = FLUSH_INTERVAL,
+    outcome: ReplyOutcome | None = None,
 ) -> ReplyOutcome:
     """Stream a reply. `on_text(text_so_far)` is called at most once per `flush_interval` (and once at the
     end); `should_stop()` is polled at each flush. Never raises for provider failures: they come back as
-    status "error" with the partial text kept."""
-    out = ReplyOutcome()
+    status "error" with the partial text kept.
+
+    Pass `outcome` to keep the result when the call does not return: on cancellation (or an exception from
+    a callback) it holds ALL the text received, not only the last flushed part, before the exception goes on.
+    """
+    out = outcome if outcome is not None else ReplyOutcome()
     parts: list[str] = []
     started = time.perf_counter()
     last_flush = 0.0
@@ -78,10 +84,10 @@ async def run_reply(
                 elif isinstance(event, ProviderError):
                     out.status = "error"
                     out.error = event.message
-    except BaseException:
-        # Cancelled (browser gone, server stopping): keep what arrived, then let the cancellation go on.
+    except BaseException as exc:
+        # Cancelled (browser gone, server stopping) or a callback failed: keep what arrived, then re-raise.
         out.text = "".join(parts)
-        out.status = "unfinished"
+        out.status = "unfinished" if isinstance(exc, asyncio.CancelledError) else "error"
         out.error = out.error or "The reply was interrupted."
         out.duration_ms = round((time.perf_counter() - started) * 1000)
         raise

@@ -7,6 +7,8 @@ import reflex as rx
 from components.markdown import safe_markdown
 from components.shell import nav_items, signed_in, top_bar
 from state.chat import ChatState, StreamState
+from state.chat_sidebar import SidebarState
+from state.chat_stream import ReplyState
 from state.session import SessionState
 
 UPLOAD_ID = "import-upload"
@@ -38,24 +40,25 @@ def conversation_item(c: rx.Var) -> rx.Component:
             ),
             rx.menu.content(
                 rx.menu.item(
-                    rx.cond(c["pinned"], "Unpin", "Pin"), on_select=ChatState.toggle_pin(c["id"], c["pinned"])
+                    rx.cond(c["pinned"], "Unpin", "Pin"),
+                    on_select=SidebarState.toggle_pin(c["id"], c["pinned"]),
                 ),
-                rx.menu.item("Rename…", on_select=ChatState.open_dialog("rename", c["id"], c["title"])),
+                rx.menu.item("Rename…", on_select=SidebarState.open_dialog("rename", c["id"], c["title"])),
                 rx.menu.sub(
                     rx.menu.sub_trigger("Move to folder"),
                     rx.menu.sub_content(
-                        rx.menu.item("No folder", on_select=ChatState.move_to_folder(c["id"], "")),
+                        rx.menu.item("No folder", on_select=SidebarState.move_to_folder(c["id"], "")),
                         rx.foreach(
-                            ChatState.folders,
+                            SidebarState.folders,
                             lambda f: rx.menu.item(
                                 rx.cond(c["folder_id"] == f["id"], "✓ ", ""),
                                 f["name"],
-                                on_select=ChatState.move_to_folder(c["id"], f["id"]),
+                                on_select=SidebarState.move_to_folder(c["id"], f["id"]),
                             ),
                         ),
                         rx.menu.separator(),
                         rx.menu.item(
-                            "New folder…", on_select=ChatState.open_dialog("new_folder", c["id"], "")
+                            "New folder…", on_select=SidebarState.open_dialog("new_folder", c["id"], "")
                         ),
                     ),
                 ),
@@ -63,26 +66,26 @@ def conversation_item(c: rx.Var) -> rx.Component:
                     rx.menu.sub_trigger("Tags"),
                     rx.menu.sub_content(
                         rx.foreach(
-                            ChatState.tags,
+                            SidebarState.tags,
                             lambda t: rx.menu.item(
                                 rx.cond(c["tag_ids"].to(list[str]).contains(t["id"]), "✓ ", ""),
                                 t["name"],
-                                on_select=ChatState.toggle_tag(
+                                on_select=SidebarState.toggle_tag(
                                     c["id"], t["id"], c["tag_ids"].to(list[str]).contains(t["id"])
                                 ),
                             ),
                         ),
                         rx.menu.separator(),
-                        rx.menu.item("New tag…", on_select=ChatState.open_dialog("new_tag", c["id"], "")),
+                        rx.menu.item("New tag…", on_select=SidebarState.open_dialog("new_tag", c["id"], "")),
                     ),
                 ),
                 rx.menu.item(
                     rx.cond(c["archived"], "Unarchive", "Archive"),
-                    on_select=ChatState.archive(c["id"], c["archived"]),
+                    on_select=SidebarState.archive(c["id"], c["archived"]),
                 ),
                 rx.menu.separator(),
                 rx.menu.item(
-                    "Delete…", color="red", on_select=ChatState.open_dialog("delete", c["id"], c["title"])
+                    "Delete…", color="red", on_select=SidebarState.open_dialog("delete", c["id"], c["title"])
                 ),
             ),
         ),
@@ -102,11 +105,11 @@ def view_picker() -> rx.Component:
         rx.el.option("Pinned", value="pinned"),
         rx.el.option("Archived", value="archived"),
         rx.foreach(
-            ChatState.folders, lambda f: rx.el.option("Folder: ", f["name"], value="folder:" + f["id"])
+            SidebarState.folders, lambda f: rx.el.option("Folder: ", f["name"], value="folder:" + f["id"])
         ),
-        rx.foreach(ChatState.tags, lambda t: rx.el.option("Tag: ", t["name"], value="tag:" + t["id"])),
-        value=ChatState.view,
-        on_change=ChatState.set_view,
+        rx.foreach(SidebarState.tags, lambda t: rx.el.option("Tag: ", t["name"], value="tag:" + t["id"])),
+        value=SidebarState.view,
+        on_change=SidebarState.set_view,
         aria_label="Show",
         class_name="solo-native-select",
     )
@@ -118,13 +121,13 @@ def dialogs() -> rx.Component:
         rx.dialog.root(
             rx.dialog.content(
                 rx.dialog.title(
-                    rx.match(ChatState.dialog, *[(k, v) for k, v in names.items()], ""),
+                    rx.match(SidebarState.dialog, *[(k, v) for k, v in names.items()], ""),
                 ),
                 rx.form(
                     rx.vstack(
                         rx.input(
                             name="name",
-                            default_value=ChatState.dialog_value,
+                            default_value=SidebarState.dialog_value,
                             aria_label="Name",
                             auto_focus=True,
                             width="100%",
@@ -140,26 +143,26 @@ def dialogs() -> rx.Component:
                         ),
                         spacing="3",
                     ),
-                    on_submit=ChatState.submit_dialog,
+                    on_submit=SidebarState.submit_dialog,
                     reset_on_submit=True,
                 ),
                 max_width="420px",
             ),
-            open=(ChatState.dialog != "") & (ChatState.dialog != "delete"),
-            on_open_change=ChatState.close_dialog,
+            open=(SidebarState.dialog != "") & (SidebarState.dialog != "delete"),
+            on_open_change=SidebarState.close_dialog,
         ),
         rx.alert_dialog.root(
             rx.alert_dialog.content(
                 rx.alert_dialog.title("Delete this conversation?"),
                 rx.alert_dialog.description(
                     "“",
-                    ChatState.dialog_value,
+                    SidebarState.dialog_value,
                     "” and all its messages will be deleted. This cannot be undone.",
                 ),
                 rx.hstack(
                     rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                     rx.alert_dialog.action(
-                        rx.button("Delete", color_scheme="red", on_click=ChatState.confirm_delete)
+                        rx.button("Delete", color_scheme="red", on_click=SidebarState.confirm_delete)
                     ),
                     justify="end",
                     spacing="3",
@@ -167,8 +170,8 @@ def dialogs() -> rx.Component:
                 ),
                 max_width="420px",
             ),
-            open=ChatState.dialog == "delete",
-            on_open_change=ChatState.close_dialog,
+            open=SidebarState.dialog == "delete",
+            on_open_change=SidebarState.close_dialog,
         ),
     )
 
@@ -185,11 +188,11 @@ def sidebar_content() -> rx.Component:
                 name="q",
                 placeholder="Search conversations",
                 aria_label="Search conversations",
-                default_value=ChatState.search_query,
+                default_value=SidebarState.search_query,
                 width="100%",
                 type="search",
             ),
-            on_submit=ChatState.search,
+            on_submit=SidebarState.search,
             width="100%",
         ),
         rx.hstack(
@@ -199,33 +202,33 @@ def sidebar_content() -> rx.Component:
                 variant="ghost",
                 size="1",
                 aria_label="New folder",
-                on_click=ChatState.open_dialog("new_folder", "", ""),
+                on_click=SidebarState.open_dialog("new_folder", "", ""),
             ),
             rx.icon_button(
                 rx.icon("tag", size=14),
                 variant="ghost",
                 size="1",
                 aria_label="New tag",
-                on_click=ChatState.open_dialog("new_tag", "", ""),
+                on_click=SidebarState.open_dialog("new_tag", "", ""),
             ),
             width="100%",
             align="center",
         ),
         rx.cond(
-            ChatState.search_query != "",
+            SidebarState.search_query != "",
             rx.vstack(
                 rx.hstack(
                     rx.text("Results", size="1", weight="bold", color_scheme="gray"),
-                    rx.button("Clear", size="1", variant="ghost", on_click=ChatState.clear_search),
+                    rx.button("Clear", size="1", variant="ghost", on_click=SidebarState.clear_search),
                     justify="between",
                     width="100%",
                 ),
                 rx.cond(
-                    ChatState.results.length() == 0,  # type: ignore[attr-defined]
+                    SidebarState.results.length() == 0,  # type: ignore[attr-defined]
                     rx.text("Nothing found.", size="2", color_scheme="gray"),
                 ),
                 rx.foreach(
-                    ChatState.results,
+                    SidebarState.results,
                     lambda r: rx.link(
                         rx.vstack(
                             rx.text(r["title"], size="2", weight="medium"),
@@ -254,7 +257,7 @@ def sidebar_content() -> rx.Component:
             ),
             rx.vstack(
                 rx.foreach(
-                    ChatState.groups,
+                    SidebarState.groups,
                     lambda g: rx.vstack(
                         rx.text(g["label"], size="1", weight="bold", color_scheme="gray", padding_left="8px"),
                         rx.foreach(g["items"].to(list[dict]), conversation_item),  # type: ignore[arg-type]
@@ -263,12 +266,12 @@ def sidebar_content() -> rx.Component:
                     ),
                 ),
                 rx.cond(
-                    ChatState.has_more,
+                    SidebarState.has_more,
                     rx.button(
                         "Load more",
                         variant="ghost",
                         size="1",
-                        on_click=ChatState.load_more,
+                        on_click=SidebarState.load_more,
                         custom_attrs={"data-autoload": "1"},
                     ),
                 ),
@@ -370,7 +373,7 @@ def message_actions(m: rx.Var) -> rx.Component:
                 size="1",
                 variant="ghost",
                 aria_label="Regenerate",
-                on_click=ChatState.regenerate(m["id"]),
+                on_click=ReplyState.regenerate(m["id"]),
                 disabled=ChatState.streaming,
             ),
         ),
@@ -393,7 +396,7 @@ def edit_box() -> rx.Component:
             rx.button(
                 "Cancel", variant="soft", color_scheme="gray", size="1", on_click=ChatState.cancel_edit
             ),
-            rx.button("Save and submit", size="1", on_click=ChatState.save_edit),
+            rx.button("Save and submit", size="1", on_click=ReplyState.save_edit),
             justify="end",
             width="100%",
         ),
@@ -458,7 +461,7 @@ def composer() -> rx.Component:
                     "Stop",
                     type="button",
                     color_scheme="red",
-                    on_click=ChatState.stop,
+                    on_click=ReplyState.stop,
                 ),
                 rx.button(
                     rx.icon("arrow_up", size=14), "Send", type="submit", disabled=ChatState.no_models != ""
@@ -467,7 +470,7 @@ def composer() -> rx.Component:
             align="end",
             width="100%",
         ),
-        on_submit=ChatState.send,
+        on_submit=ReplyState.send,
         reset_on_submit=True,
         width="100%",
     )
@@ -535,7 +538,7 @@ def conversation() -> rx.Component:
                             rx.text(ChatState.error),
                             rx.cond(
                                 ChatState.retry_parent != "",
-                                rx.button("Retry", size="1", on_click=ChatState.retry),
+                                rx.button("Retry", size="1", on_click=ReplyState.retry),
                             ),
                             align="center",
                             justify="between",

@@ -26,6 +26,7 @@ from models.base import utcnow
 from services.auth.roles import require
 from services.chat.common import (
     CONVERSATION_NOT_FOUND,
+    DEFAULT_TITLE,
     MAX_ERROR_CHARS,
     MAX_MESSAGE_CHARS,
     MESSAGE_COLUMNS,
@@ -149,6 +150,45 @@ async def add_user_message(
     if message_id is not None:
         values["id"] = message_id
     async with tenant_session(ctx.tenant_id) as session:
+        await _append(session, ctx, values)
+    return message_info(values)
+
+
+async def start_conversation(
+    ctx: Ctx,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    text: str,
+    *,
+    provider: str = "",
+    model: str = "",
+) -> MessageInfo:
+    """A new conversation and its first user message, in one transaction, with ids the caller chose.
+
+    The caller picks the ids so that it can show the conversation and ask the model at once, while this
+    runs. If it fails nothing is stored.
+    """
+    require(ctx, "workspace.use")
+    provider, model = provider.strip(), model.strip()
+    if len(provider) > 40 or len(model) > 200:
+        raise ValidationError("That provider or model name is too long.")
+    values = _values(conversation_id, None, "user", clean_user_text(text), [], id=message_id)
+    async with tenant_session(ctx.tenant_id) as session:
+        await session.exec(
+            insert(Conversation).values(
+                id=conversation_id,
+                tenant_id=ctx.tenant_id,
+                user_id=ctx.user_id,
+                title=DEFAULT_TITLE,
+                provider=provider,
+                model=model,
+                folder_id=None,
+                pinned=False,
+                archived=False,
+                created_at=values["created_at"],
+                updated_at=values["created_at"],
+            )
+        )
         await _append(session, ctx, values)
     return message_info(values)
 

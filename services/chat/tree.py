@@ -92,7 +92,7 @@ def latest_leaf(messages: Sequence[N], start_id: uuid.UUID | None = None) -> uui
 
 
 def _path_nodes(
-    messages: Sequence[N], leaf_id: uuid.UUID | None
+    messages: Sequence[N], leaf_id: uuid.UUID | None, *, descend: bool = True
 ) -> tuple[list[N], dict[uuid.UUID | None, list[N]]]:
     children = children_of(messages)
     by_id = {m.id: m for m in messages}
@@ -110,7 +110,7 @@ def _path_nodes(
         chain.append(node)
         node = by_id.get(node.parent_id) if node.parent_id is not None else None
     chain.reverse()
-    return chain + _descend(children, leaf), children
+    return (chain + _descend(children, leaf) if descend else chain), children
 
 
 def branch_path(messages: Sequence[MessageInfo], leaf_id: uuid.UUID | None) -> list[PathStep]:
@@ -136,26 +136,58 @@ def _tool_calls(message: MessageInfo) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def history_for_model(messages: Sequence[MessageInfo], leaf_id: uuid.UUID | None) -> list[ChatMessage]:
-    """The visible branch as provider messages.
+def _answers(message: MessageInfo) -> str | None:
+    """The id of the tool call a tool message answers, if it names one."""
+    return next((str(p["tool_call_id"]) for p in message.content_parts if p.get("tool_call_id")), None)
 
-    Unfinished replies keep their partial text; failed replies without text are left out, as are tool results
-    that do not name the call they answer (imported ones).
+
+def _tool_name(message: MessageInfo) -> str:
+    return next((str(p["name"]) for p in message.content_parts if p.get("name")), "") or "a tool"
+
+
+def history_for_model(messages: Sequence[MessageInfo], leaf_id: uuid.UUID | None) -> list[ChatMessage]:
+    """The branch that ends at `leaf_id` (root first, nothing below it), as provider messages. With no (or
+    an unknown) `leaf_id`: the newest branch.
+
+    * Unfinished replies keep their partial text; failed replies without text are left out.
+    * A tool call is sent as one only when the tool messages right after its assistant message answer it
+      (providers refuse a call without its result, and a result without its call). A call nobody answered
+      is dropped (the assistant's text stays).
+    * A tool result that answers no call of the message before it (imported from ChatGPT, whose exports
+      carry no call ids, or an orphan) is kept as context: a user-role message that says which tool produced
+      it. Dropping it would lose what the next reply was built on (browsing results, code output).
+    * System messages are kept in place (Anthropic's adapter joins them into its `system` parameter).
     """
+    nodes = _path_nodes(messages, leaf_id, descend=False)[0]
     history: list[ChatMessage] = []
-    for message in _path_nodes(messages, leaf_id)[0]:
+    for i, message in enumerate(nodes):
         if message.role == "assistant":
-            calls = _tool_calls(message)
+            following: set[str] = set()
+            for later in nodes[i + 1 :]:
+                if later.role != "tool":
+                    break
+                if (answered := _answers(later)) is not None:
+                    following.add(answered)
+            calls = tuple(c for c in _tool_calls(message) if c.id in following)
             if message.text or calls:
                 history.append(ChatMessage("assistant", message.text, tool_calls=calls))
         elif message.role == "tool":
-            call_id = next(
-                (str(p["tool_call_id"]) for p in message.content_parts if p.get("tool_call_id")), None
-            )
-            if call_id:
+            call_id = _answers(message)
+            if call_id and call_id in {c.id for c in _called_since(history)}:
                 history.append(ChatMessage("tool", message.text, tool_call_id=call_id))
+            elif message.text:
+                history.append(ChatMessage("user", f"[Result from {_tool_name(message)}]\n{message.text}"))
         elif message.role == "user" and message.text:
             history.append(ChatMessage("user", message.text))
         elif message.role == "system" and message.text:
             history.append(ChatMessage("system", message.text))
     return history
+
+
+def _called_since(history: Sequence[ChatMessage]) -> tuple[ToolCall, ...]:
+    """The calls of the last assistant message when only its tool results follow it, else none."""
+    for item in reversed(history):
+        if item.role == "tool":
+            continue
+        return item.tool_calls if item.role == "assistant" else ()
+    return ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -251,3 +252,47 @@ async def test_sidebar_loads_more_conversations_as_you_scroll(member: Page, app_
     await expect(oldest).to_have_count(0)
     await sidebar.get_by_role("button", name="Load more").scroll_into_view_if_needed()
     await expect(oldest).to_have_count(1)
+
+
+async def test_an_unexpected_error_leaves_the_composer_working(member: Page, llm: FakeLLMServer) -> None:
+    """The workspace's provider key stops decrypting while the page is open (a ValueError, not a service
+    error): the reply ends with the error and Retry, the composer is back, and Retry works once the key
+    is entered again."""
+    from services import ai_catalog, tenants
+    from services.context import Ctx
+    from services.db import global_session
+    from tests.services.test_chat_support import sql
+
+    async with global_session() as session:
+        tenant = await tenants.get_by_slug(session, "default")
+    assert tenant is not None
+    admin = Ctx(tenant_id=tenant.id, user_id=uuid.uuid4(), role="owner")
+
+    async def save(key: str) -> None:
+        await ai_catalog.save_workspace_provider(
+            admin, provider_id="vault", kind="openai_compatible", label="Vault",
+            base_url=llm.openai_base_url, api_key=key, models=["m1"],
+        )  # fmt: skip
+
+    llm.configure(reply=replies("Answer after the key was fixed."))
+    await save("sk-first-key")
+    try:
+        await member.reload()
+        await member.get_by_label("Model").click()
+        await member.get_by_role("option", name="Vault · m1").click()
+        await expect(member.get_by_label("Model")).to_contain_text("Vault")
+        await sql(
+            tenant.id, "UPDATE tenant_providers SET api_key_encrypted = 'broken' WHERE provider_id = 'vault'"
+        )
+        await asyncio.sleep(ai_catalog.RESOLVE_TTL + 0.5)  # the app's checked-provider cache expires
+        await _send(member, "Does the key still work?")
+        alert = member.get_by_role("alert").filter(has_text="cannot be used right now").first
+        await expect(alert).to_be_visible(timeout=20_000)
+        await expect(member.get_by_role("button", name="Send")).to_be_enabled()
+        await expect(member.locator(".solo-message[data-role='user']").last).to_contain_text("Does the key")
+        await save("sk-second-key")
+        await member.get_by_role("button", name="Retry").click()
+        await expect(assistant(member).last).to_contain_text("Answer after the key was fixed.")
+        await expect(member.get_by_role("button", name="Send")).to_be_enabled()
+    finally:
+        await ai_catalog.delete_workspace_provider(admin, "vault")

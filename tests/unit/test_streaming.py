@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 
 from services.llm import ChatMessage
 from services.llm.registry import ProviderConfig, make_provider
-from services.streaming import run_reply
+from services.streaming import ReplyOutcome, run_reply
 from tests.fakes.llm_server import FakeLLMServer
 
 HISTORY = [ChatMessage(role="user", content="hi")]
@@ -85,3 +86,29 @@ async def test_cancellation_reports_partial_text_then_propagates() -> None:
             pass
         assert task.cancelled() and texts
         await server.await_client_disconnects(1, 5)
+
+
+async def test_cancellation_leaves_all_the_text_received_in_the_outcome() -> None:
+    """Flushes are coalesced: the last text pushed to the page lags what arrived. The outcome passed in holds
+    everything received when the task is cancelled (the caller stores that, not the last flush)."""
+    with FakeLLMServer() as server:
+        server.configure(reply=" ".join(f"x{i}" for i in range(500)), tokens_per_second=200)
+        texts: list[str] = []
+
+        async def on_text(text: str) -> None:
+            texts.append(text)
+
+        outcome = ReplyOutcome()
+        task = asyncio.create_task(
+            run_reply(
+                _provider(server), "fake-model", HISTORY, on_text=on_text, flush_interval=60, outcome=outcome
+            )
+        )
+        await asyncio.sleep(0.4)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert texts == ["x0"]  # one flush (the first token), then none for 60 s
+    assert (
+        outcome.status == "unfinished" and outcome.text.startswith("x0 x1 x2") and "x499" not in outcome.text
+    )

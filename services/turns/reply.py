@@ -1,0 +1,250 @@
+"""The reply turn: from "the user asked" to "the reply is stored", whatever happens in between.
+
+`run_turn` stores the user's message (and, for a new chat, the conversation) while the provider is asked,
+builds the model's history on the server from the conversation tree (`tree.history_for_model`), streams the
+reply into a sink, honours a stop check, and stores the outcome once. It never raises for a failure: the
+provider failing, a key that cannot be decrypted, the database refusing the reply all come back as a
+`TurnResult` whose `error` says what happened, with every piece of text received kept. Only cancellation
+propagates, after the partial reply has been stored. No database session is held across the model call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from services import ai_catalog
+from services.chat.common import MessageInfo
+from services.chat.messages import add_user_message, get_tree, save_assistant_message, start_conversation
+from services.chat.tree import history_for_model
+from services.context import Ctx
+from services.errors import ServiceError
+from services.llm import ChatMessage, Provider
+from services.streaming import ReplyOutcome, run_reply
+
+log = logging.getLogger("solo.turns")
+
+INTERRUPTED = "The reply was interrupted."
+STOPPED = "Stopped."
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """The user's message this turn stores while the model is asked (ids chosen by the caller)."""
+
+    id: uuid.UUID
+    parent_id: uuid.UUID | None
+    text: str
+    new_conversation: bool = False  # create the conversation first (its id is the turn's conversation id)
+
+
+@dataclass(slots=True)
+class TurnResult:
+    outcome: ReplyOutcome
+    reply: MessageInfo | None = None  # the stored reply; None when it could not be (or was not) stored
+    user_error: str = ""  # the user's message could not be stored: nothing was (the reply is dropped)
+    store_error: str = ""  # the reply could not be stored: `outcome.text` is all there is
+    provider: Provider | None = field(default=None, repr=False)  # for follow-ups such as a title
+    model: str = ""
+
+    @property
+    def error(self) -> str:
+        """What to show the user ("" when the reply is complete and stored)."""
+        if self.user_error:
+            return self.user_error
+        if self.store_error:
+            why = f"The reply could not be saved: {self.store_error}"
+            return f"{self.outcome.error} ({why})" if self.outcome.error else why
+        return self.outcome.error if self.outcome.status != "complete" else ""
+
+    @property
+    def failed(self) -> bool:
+        """The turn did not end with a complete, stored reply (so the page offers Retry)."""
+        return bool(self.user_error or self.store_error) or self.outcome.status != "complete"
+
+
+def explain(exc: BaseException, stage: str) -> str:
+    """A message for the user about an exception they cannot fix themselves (logged with its traceback)."""
+    if isinstance(exc, ServiceError):
+        return str(exc)
+    log.error("reply turn failed while %s", stage, exc_info=exc)
+    if stage == "preparing the model" and isinstance(exc, ValueError):
+        return (
+            f"This model cannot be used right now: its provider settings could not be read ({exc}). "
+            "An admin can enter the provider key again under Admin → Models."
+        )
+    return f"Something went wrong while {stage} ({type(exc).__name__}). Try again; if it keeps failing, tell your admin."
+
+
+async def _store_user(
+    ctx: Ctx,
+    conversation_id: uuid.UUID,
+    user: UserMessage,
+    model_key: str,
+    notify: Callable[[str], Awaitable[None]] | None,
+) -> str:
+    """Store the user's message (and a new conversation); "" when stored, else why not. `notify` hears it
+    first (its own failure is only logged)."""
+    error = ""
+    try:
+        if user.new_conversation:
+            provider_id, model = ai_catalog.split_key(model_key)
+            await start_conversation(
+                ctx, conversation_id, user.id, user.text, provider=provider_id, model=model
+            )
+        else:
+            await add_user_message(ctx, conversation_id, user.parent_id, user.text, message_id=user.id)
+    except Exception as exc:  # every failure is reported, none loses the text on screen
+        error = f"Your message was not saved: {explain(exc, 'saving your message')}"
+    if notify is not None:
+        try:
+            await notify(error)
+        except Exception:  # the page may be gone; the turn goes on
+            log.warning("on_user_stored failed", exc_info=True)
+    return error
+
+
+# Branch histories this process stored a reply at the end of, by (tenant, user, conversation, reply id).
+# Messages are never changed once stored, so the history of the branch that ends at a message never changes:
+# a follow-up to the reply just streamed skips reading the tree before the provider is asked.
+BranchKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]
+_BRANCHES: OrderedDict[BranchKey, tuple[ChatMessage, ...]] = OrderedDict()
+BRANCH_CACHE_SIZE = 256
+
+
+def _branch_key(ctx: Ctx, conversation_id: uuid.UUID, leaf_id: uuid.UUID) -> BranchKey:
+    return (ctx.tenant_id, ctx.user_id, conversation_id, leaf_id)
+
+
+def _remember(ctx: Ctx, conversation_id: uuid.UUID, reply: MessageInfo, history: list[ChatMessage]) -> None:
+    branch = tuple(history) + ((ChatMessage("assistant", reply.text),) if reply.text else ())
+    _BRANCHES[_branch_key(ctx, conversation_id, reply.id)] = branch
+    while len(_BRANCHES) > BRANCH_CACHE_SIZE:
+        _BRANCHES.popitem(last=False)
+
+
+async def _history(
+    ctx: Ctx, conversation_id: uuid.UUID, parent_id: uuid.UUID, user: UserMessage | None
+) -> list[ChatMessage]:
+    """The branch the reply continues, read from the database (never from what a browser sent), or the
+    branch this process stored last for this user when the message continues it."""
+    if user is not None and user.new_conversation:
+        return [ChatMessage("user", user.text)]
+    if user is not None and user.parent_id is not None:
+        known = _BRANCHES.get(_branch_key(ctx, conversation_id, user.parent_id))
+        if known is not None:
+            return [*known, ChatMessage("user", user.text)]
+    tree = await get_tree(ctx, conversation_id)
+    if user is None:
+        return history_for_model(tree.messages, parent_id)
+    before = history_for_model(tree.messages, user.parent_id) if user.parent_id else []
+    return [*before, ChatMessage("user", user.text)]
+
+
+async def run_turn(
+    ctx: Ctx,
+    conversation_id: uuid.UUID,
+    parent_id: uuid.UUID,
+    model_key: str,
+    *,
+    on_text: Callable[[str], Awaitable[None]],
+    should_stop: Callable[[], Awaitable[bool]] | None = None,
+    user: UserMessage | None = None,
+    on_user_stored: Callable[[str], Awaitable[None]] | None = None,
+) -> TurnResult:
+    """Answer `parent_id` (the user's message) with the model `model_key` and store the reply once.
+
+    With `user` (whose id must be `parent_id`), the message is stored concurrently with the model request,
+    and the reply only after it; `on_user_stored(error)` is called as soon as that is settled ("" = stored).
+    `on_text(text_so_far)` receives the growing reply; `should_stop()` is polled at each flush.
+    """
+    outcome = ReplyOutcome()
+    result = TurnResult(outcome)
+    history: list[ChatMessage] | None = None
+    started = time.perf_counter()
+    stored_user: asyncio.Task[str] | None = None
+    if user is not None:
+        stored_user = asyncio.create_task(_store_user(ctx, conversation_id, user, model_key, on_user_stored))
+
+    async def stop_check() -> bool:
+        if (
+            stored_user is not None
+            and stored_user.done()
+            and not stored_user.cancelled()
+            and stored_user.result()
+        ):
+            return True  # the user's message could not be stored: do not go on
+        return bool(should_stop and await should_stop())
+
+    try:
+        stage = "preparing the model"
+        try:
+            reading = asyncio.ensure_future(_history(ctx, conversation_id, parent_id, user))
+            try:  # the branch is read while the provider is resolved
+                provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
+                history = await reading
+            finally:
+                if not reading.done():
+                    reading.cancel()
+                elif not reading.cancelled():
+                    reading.exception()  # retrieved: a failure is reported once, by the await above
+            result.provider, result.model = provider, model
+            stage = "streaming the reply"
+            await run_reply(
+                provider, model, history, on_text=on_text, should_stop=stop_check, outcome=outcome
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the turn reports every failure instead of raising
+            outcome.status, outcome.error = "error", explain(exc, stage)
+        outcome.duration_ms = outcome.duration_ms or round((time.perf_counter() - started) * 1000)
+        await _settle(ctx, conversation_id, parent_id, model_key, result, stored_user)
+        if result.reply is not None and history is not None:
+            _remember(ctx, conversation_id, result.reply, history)
+    except asyncio.CancelledError:
+        # Browser gone or server stopping: keep all the text received, marked unfinished, then go on.
+        if outcome.status == "complete":
+            outcome.status = "unfinished"
+        outcome.error = outcome.error or INTERRUPTED
+        await asyncio.shield(_settle(ctx, conversation_id, parent_id, model_key, result, stored_user))
+        raise
+    return result
+
+
+async def _settle(
+    ctx: Ctx,
+    conversation_id: uuid.UUID,
+    parent_id: uuid.UUID,
+    model_key: str,
+    result: TurnResult,
+    stored_user: asyncio.Task[str] | None,
+) -> None:
+    """Wait for the user's message, then store the reply once (unless the message could not be stored)."""
+    if stored_user is not None:
+        result.user_error = await asyncio.shield(stored_user)
+        if result.user_error:
+            return
+    outcome = result.outcome
+    provider_id, _, model = model_key.partition("/")
+    try:
+        result.reply = await save_assistant_message(
+            ctx,
+            conversation_id,
+            parent_id,
+            text=outcome.text,
+            status=outcome.status,
+            error_text=outcome.error,
+            provider=provider_id,
+            model=model,
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+            ttft_ms=outcome.ttft_ms,
+            duration_ms=outcome.duration_ms,
+        )
+    except Exception as exc:  # the text stays with the caller, with the reason
+        result.store_error = explain(exc, "saving the reply")
