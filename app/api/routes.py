@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.api.chat_files import ROUTES as CHAT_FILE_ROUTES
 from services import tenants, web
 from services.auth import accounts, oauth
 from services.config import get_settings
@@ -154,5 +155,6 @@ def build_api() -> Starlette:
             Route("/auth/logout", logout, methods=["GET", "POST"]),
             Route("/auth/oauth/{provider}/start", oauth_start, methods=["GET"]),
             Route("/auth/oauth/{provider}/callback", oauth_callback, methods=["GET"]),
+            *CHAT_FILE_ROUTES,
         ]
     )
