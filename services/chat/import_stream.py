@@ -10,12 +10,13 @@ cut short, unknown format, damaged zip) raises ValidationError, possibly after s
 from __future__ import annotations
 
 import codecs
+import functools
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import ijson
 
@@ -69,14 +70,15 @@ def _fail(where: str, problem: str) -> ValidationError:
 class _Metered:
     """A binary stream that counts what is read from it and stops at the zip budget."""
 
-    def __init__(self, raw: IO[bytes], reading: Reading, *, zipped: bool) -> None:
+    def __init__(self, raw: IO[bytes], reading: Reading, *, zipped: bool, skim: bool = False) -> None:
         self._raw, self._reading, self._zipped = raw, reading, zipped
+        self._counted = Reading() if skim else reading  # a skimming pass does not move the progress
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson probes with read(0) for bytes or text
             return self._raw.read(0)
         data = self._raw.read(size if size > 0 else 64 * 1024)
-        self._reading.bytes_read += len(data)
+        self._counted.bytes_read += len(data)
         if self._zipped:
             self._reading.budget -= len(data)
             if self._reading.budget < 0:
@@ -91,6 +93,10 @@ class _Metered:
 
 
 Events = Iterator[tuple[str, Any]]
+
+
+class Opener(Protocol):
+    def __call__(self, skim: bool = False) -> _Metered: ...
 
 
 def _build(event: str, value: Any, events: Events, depth: int) -> Any:
@@ -129,11 +135,11 @@ def _events(stream: _Metered) -> Events:
     return iter(ijson.basic_parse(stream, use_float=True))
 
 
-def _top_keys(opener: Callable[[], _Metered]) -> dict[str, Any]:
+def _top_keys(opener: Opener) -> dict[str, Any]:
     """The top-level scalar "format" and "version" of a JSON object (a second, skimming pass)."""
     found: dict[str, Any] = {}
     depth, key = 0, None
-    with opener() as stream:
+    with opener(skim=True) as stream:
         for event, value in _events(stream):
             if event in ("start_map", "start_array"):
                 depth += 1
@@ -170,7 +176,7 @@ def _kind(raw: Any) -> str | None:
     return None
 
 
-def _raw_conversations(opener: Callable[[], _Metered]) -> Iterator[tuple[str | None, int, Any]]:
+def _raw_conversations(opener: Opener) -> Iterator[tuple[str | None, int, Any]]:
     """(format or None if unknown, position, decoded conversation) for each conversation in one JSON file."""
     with opener() as stream:
         events = _events(stream)
@@ -222,7 +228,7 @@ def _title(raw: Any, index: int) -> str:
     return one_line(title)[:200] if isinstance(title, str) and title.strip() else f"Conversation {index}"
 
 
-def _conversations(opener: Callable[[], _Metered], source: str, reading: Reading) -> Iterator[Any]:
+def _conversations(opener: Opener, source: str, reading: Reading) -> Iterator[Any]:
     """Parsed conversations and skips of one JSON file; file-level problems raise ValidationError."""
     seen = 0
     try:
@@ -267,15 +273,19 @@ def _zip_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return sorted(members, key=lambda i: i.filename)
 
 
+def _open_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, reading: Reading, skim: bool = False
+) -> _Metered:
+    return _Metered(archive.open(info), reading, zipped=True, skim=skim)
+
+
 def _read_zip(path: Path, reading: Reading) -> Iterator[Any]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = _zip_members(archive)
             reading.bytes_read, reading.bytes_total = 0, sum(i.file_size for i in members)
             for info in members:
-
-                def opener(info: zipfile.ZipInfo = info) -> _Metered:
-                    return _Metered(archive.open(info), reading, zipped=True)
+                opener = functools.partial(_open_member, archive, info, reading)
 
                 if len(members) == 1:
                     yield from _conversations(opener, info.filename, reading)
@@ -306,8 +316,7 @@ def read_export(path: Path, reading: Reading) -> Generator[ParsedConversation | 
         raise _fail("the file", "it is not UTF-8 text (nor a zip file)") from None
     reading.bytes_total = size
 
-    def opener() -> _Metered:
-        reading.bytes_read = 0
-        return _Metered(path.open("rb"), reading, zipped=False)
+    def opener(skim: bool = False) -> _Metered:
+        return _Metered(path.open("rb"), reading, zipped=False, skim=skim)
 
     yield from _conversations(opener, "the file", reading)
