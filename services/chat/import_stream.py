@@ -34,6 +34,10 @@ from services.errors import ValidationError
 MAX_IMPORT_BYTES = 256 * 1024 * 1024  # the file as uploaded
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024  # what a zip may expand to, all members together
 MAX_DEPTH = 10_000  # JSON nesting (LibreChat's nested tree nests two levels per message)
+MAX_CONVERSATION_BYTES = 32 * 1024 * 1024  # one conversation's JSON: what is built in memory at a time
+TOO_LARGE = f"it is larger than {MAX_CONVERSATION_BYTES // 2**20} MB, the most one conversation may take"
+_TOO_LARGE: Any = object()  # what `_build` returns for a value it read past without building
+_STARTS, _ENDS = ("start_map", "start_array"), ("end_map", "end_array")
 
 UNKNOWN_FORMAT = (
     "this is not a conversation export we can read. Use a Solo OS AI export (JSON or zip), ChatGPT's "
@@ -73,12 +77,14 @@ class _Metered:
     def __init__(self, raw: IO[bytes], reading: Reading, *, zipped: bool, skim: bool = False) -> None:
         self._raw, self._reading, self._zipped = raw, reading, zipped
         self._counted = Reading() if skim else reading  # a skimming pass does not move the progress
+        self.position = 0  # bytes read through this stream
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson probes with read(0) for bytes or text
             return self._raw.read(0)
         data = self._raw.read(size if size > 0 else 64 * 1024)
         self._counted.bytes_read += len(data)
+        self.position += len(data)
         if self._zipped:
             self._reading.budget -= len(data)
             if self._reading.budget < 0:
@@ -99,32 +105,52 @@ class Opener(Protocol):
     def __call__(self, skim: bool = False) -> _Metered: ...
 
 
-def _build(event: str, value: Any, events: Events, depth: int) -> Any:
-    """The JSON value that starts with (event, value), built from the token stream without recursion."""
-    if event not in ("start_map", "start_array"):
+def _drain(events: Events, open_values: int) -> None:
+    """Read past the rest of a value of which `open_values` objects/arrays are still open."""
+    for event, _ in events:
+        if event in _STARTS:
+            open_values += 1
+        elif event in _ENDS:
+            open_values -= 1
+            if open_values == 0:
+                return
+
+
+def _build(event: str, value: Any, events: Events, depth: int, stream: _Metered, start: int) -> Any:
+    """The JSON value that starts with (event, value), built from the token stream without recursion.
+
+    Once more than MAX_CONVERSATION_BYTES were read since `start`, the rest of it is read past and
+    `_TOO_LARGE` is returned instead."""
+    if event not in _STARTS:
         return value
     root: Any = {} if event == "start_map" else []
     stack: list[list[Any]] = [[root, None]]  # [container, pending key]
     if depth + 1 > MAX_DEPTH:
         raise ValidationError(f"it is nested more than {MAX_DEPTH} levels deep")
     for event, value in events:
+        if stream.position - start > MAX_CONVERSATION_BYTES:
+            still_open = len(stack) + (1 if event in _STARTS else 0) - (1 if event in _ENDS else 0)
+            stack.clear()  # free what was built so far before reading past the rest
+            if still_open:
+                _drain(events, still_open)
+            return _TOO_LARGE
         top = stack[-1]
         if event == "map_key":
             top[1] = value
             continue
-        if event in ("end_map", "end_array"):
+        if event in _ENDS:
             stack.pop()
             if not stack:
                 return root
             continue
         item: Any = value
-        if event in ("start_map", "start_array"):
+        if event in _STARTS:
             item = {} if event == "start_map" else []
         if isinstance(top[0], list):
             top[0].append(item)
         else:
             top[0][top[1]] = item
-        if event in ("start_map", "start_array"):
+        if event in _STARTS:
             stack.append([item, None])
             if depth + len(stack) > MAX_DEPTH:
                 raise ValidationError(f"it is nested more than {MAX_DEPTH} levels deep")
@@ -156,14 +182,14 @@ def _top_keys(opener: Opener) -> dict[str, Any]:
     return found
 
 
-def _items(events: Events) -> Iterator[tuple[int, Any]]:
+def _items(events: Events, stream: _Metered) -> Iterator[tuple[int, Any]]:
     """The elements of the array whose start_array was just read."""
     index = 0
     for event, value in events:
         if event == "end_array":
             return
         index += 1
-        yield index, _build(event, value, events, 2)
+        yield index, _build(event, value, events, 2, stream, stream.position)
 
 
 def _kind(raw: Any) -> str | None:
@@ -185,8 +211,8 @@ def _raw_conversations(opener: Opener) -> Iterator[tuple[str | None, int, Any]]:
             raise ValidationError("it is empty")
         event, value = first
         if event == "start_array":
-            for index, raw in _items(events):
-                yield _kind(raw), index, raw
+            for index, raw in _items(events, stream):
+                yield (None if raw is _TOO_LARGE else _kind(raw)), index, raw
         elif event == "start_map":
             top: dict[str, Any] = {}
             streamed = False
@@ -201,10 +227,12 @@ def _raw_conversations(opener: Opener) -> Iterator[tuple[str | None, int, Any]]:
                         if problem:
                             raise ValidationError(problem)
                         streamed = True
-                        for index, raw in _items(events):
-                            yield FORMAT, index, raw
+                        for index, raw in _items(events, stream):
+                            yield (None if raw is _TOO_LARGE else FORMAT), index, raw
                         continue
-                top[key] = _build(event, value, events, 1)
+                top[key] = _build(event, value, events, 1, stream, 0)
+                if top[key] is _TOO_LARGE:
+                    raise ValidationError(TOO_LARGE)
             if top.get("format") == FORMAT:
                 problem = solo_version_problem(top.get("version"))
                 if problem:
@@ -234,6 +262,9 @@ def _conversations(opener: Opener, source: str, reading: Reading) -> Iterator[An
     try:
         for fmt, index, raw in _raw_conversations(opener):
             seen += 1
+            if raw is _TOO_LARGE:
+                yield Skipped(f"Conversation {index}", f"conversation {index}: {TOO_LARGE}")
+                continue
             if fmt is None:
                 yield Skipped(_title(raw, index), f"conversation {index}: {UNKNOWN_FORMAT}")
                 continue

@@ -127,6 +127,22 @@ async def test_a_cut_short_file_keeps_what_came_before(alice) -> None:
     assert garbage.conversations == 1 and "not valid JSON after conversation 1" in garbage.skipped[-1].reason
 
 
+async def test_an_oversized_conversation_is_skipped_without_building_it(alice) -> None:
+    big = "x" * (2**20)
+    huge = {
+        "conversationId": "h",
+        "title": "Huge",
+        "messages": [{"messageId": str(i), "text": big} for i in range(40)],
+    }
+    small = librechat_flat()
+    result = await chat.import_conversations(alice, json.dumps([small, huge, small]))
+    assert result.conversations == 2
+    [skipped] = result.skipped
+    assert skipped.title == "Conversation 2" and "larger than 32 MB" in skipped.reason
+    with pytest.raises(ValidationError, match="larger than 32 MB"):  # a single-conversation file
+        await chat.import_conversations(alice, json.dumps(huge))
+
+
 async def test_zip_with_a_bad_member_imports_the_others(alice, tmp_path) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
