@@ -25,6 +25,7 @@ from services import chat, tenants, web
 from services.auth import accounts, roles
 from services.chat import transfers
 from services.context import Ctx
+from services.errors import ServiceError
 from state.request import parse_cookie
 
 log = logging.getLogger("solo.api")
@@ -81,7 +82,10 @@ async def upload_import(request: Request) -> Response:
         if int(length) > chat.MAX_IMPORT_BYTES:
             return _problem(TOO_LARGE, 413)
     name = " ".join(request.query_params.get("name", "").split())[:200] or "file"
-    token, path = await asyncio.to_thread(transfers.new_upload, who)
+    try:
+        token, path = await asyncio.to_thread(transfers.new_upload, who)
+    except ServiceError as exc:
+        return _problem(str(exc), 429)
     partial = path.with_name(path.name + ".part")  # renamed when complete: a partial file cannot be imported
     out = await asyncio.to_thread(_open, str(partial))
     size, buffer, refused = 0, bytearray(), None

@@ -21,6 +21,7 @@ from services.errors import ValidationError
 
 UPLOAD_TTL = 60 * 60  # seconds a staged upload waits to be imported
 DOWNLOAD_TTL = 10 * 60  # seconds an export waits to be downloaded
+MAX_STAGED = 3  # uploads (complete or still arriving) one user may have waiting at a time
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 _FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -62,10 +63,17 @@ def sweep(now: float | None = None) -> int:
 
 
 def new_upload(ctx: Ctx) -> tuple[str, Path]:
-    """A token and the (not yet existing) path its upload is written to."""
+    """A token and the (not yet existing) path its upload is written to; refuses (ValidationError) a user
+    who already has MAX_STAGED uploads waiting, so that nobody fills the disk."""
     sweep()
+    root = _root("uploads")
+    if len(list(root.glob(f"{_owner(ctx)}-*"))) >= MAX_STAGED:
+        raise ValidationError(
+            f"You already have {MAX_STAGED} uploads waiting to be imported. Wait for them to finish, or try "
+            "again in an hour."
+        )
     token = secrets.token_urlsafe(32)
-    return token, _root("uploads") / f"{_owner(ctx)}-{token}"
+    return token, root / f"{_owner(ctx)}-{token}"
 
 
 def claim_upload(ctx: Ctx, token: str) -> Path:

@@ -222,8 +222,13 @@ def test_staged_uploads_are_bound_to_their_user(tmp_path, monkeypatch, alice) ->
     transfers.discard(got)
     assert not got.parent.exists()
 
-    token, path = transfers.new_upload(alice)
-    path.write_bytes(b"old")
-    assert transfers.sweep(now=time.time() + transfers.UPLOAD_TTL + 1) == 1
+    waiting = [transfers.new_upload(alice) for _ in range(transfers.MAX_STAGED)]
+    for _, staged in waiting:
+        staged.write_bytes(b"old")
+    with pytest.raises(ValidationError, match="uploads waiting"):
+        transfers.new_upload(alice)  # nobody fills the disk with staged files
+    transfers.new_upload(bob)  # others are not affected
+    token = waiting[0][0]
+    assert transfers.sweep(now=time.time() + transfers.UPLOAD_TTL + 1) == transfers.MAX_STAGED
     with pytest.raises(ValidationError, match="expired"):
         transfers.claim_upload(alice, token)
