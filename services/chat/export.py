@@ -49,7 +49,7 @@ FORMAT = "solo-chat"
 VERSION = 1
 ARCHIVE_FORMAT = "solo-chat-archive"
 ARCHIVE_INDEX = "index.json"
-_BATCH = 200
+_BATCH = 50  # conversations per query and per hand-off to the zip-writing thread
 
 
 def _iso(moment: datetime) -> str:

@@ -232,3 +232,23 @@ def test_staged_uploads_are_bound_to_their_user(tmp_path, monkeypatch, alice) ->
     assert transfers.sweep(now=time.time() + transfers.UPLOAD_TTL + 1) == transfers.MAX_STAGED
     with pytest.raises(ValidationError, match="expired"):
         transfers.claim_upload(alice, token)
+
+
+async def test_export_all_is_written_in_batches_with_bounded_memory(alice, tmp_path) -> None:
+    filler = "lorem ipsum dolor sit amet " * 500  # ~13 KB per conversation
+    await chat.import_conversations(alice, solo_file([solo_conversation(i, filler) for i in range(800)]))
+    path = tmp_path / "all.zip"
+    await chat.write_archive(alice, tmp_path / "warm-up.zip")  # first-use caches (SQL compilation) aside
+    tracemalloc.start()
+    try:
+        assert await chat.write_archive(alice, path) == 800
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    with zipfile.ZipFile(path) as archive:
+        members = [i for i in archive.infolist() if i.filename.startswith("conversations/")]
+        unpacked = sum(i.file_size for i in members)
+        assert len(members) == 800 and len(json.loads(archive.read("index.json"))["conversations"]) == 800
+    assert unpacked > 9 * 2**20
+    # all of it at once would take several times the JSON's size
+    assert peak < unpacked / 2, f"peak {peak / 2**20:.1f} MB for {unpacked / 2**20:.1f} MB of JSON"
