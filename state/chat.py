@@ -1,5 +1,5 @@
-"""The chat page: loading it, the open conversation (messages, branches, editing), the model, and
-export/import. The sidebar is `state.chat_sidebar.SidebarState`; sending and streaming replies is
+"""The chat page: loading it, the open conversation (messages, branches, editing) and the model.
+Export/import is `state.chat_io.ChatIOState`; the sidebar is `state.chat_sidebar.SidebarState`; sending and streaming replies is
 `state.chat_stream.ReplyState` (the streamed text itself is `StreamState`). All are flat substates of
 rx.State that reach each other with `get_state`."""
 
@@ -64,11 +64,6 @@ class ChatState(rx.State):
     retry_parent: str = ""
     editing_id: str = ""
     draft: str = ""
-    # Import.
-    import_status: str = ""
-    # Backend only.
-    _import_data: bytes = b""
-    _import_name: str = ""
 
     # Loading --------------------------------------------------------------------------------------------
 
@@ -171,78 +166,3 @@ class ChatState(rx.State):
             await self._load_messages(ctx)
         except (ServiceError, ValueError) as exc:
             self.error = str(exc)
-
-    # Export / import ------------------------------------------------------------------------------------
-
-    @rx.event
-    async def export(self, fmt: str):
-        if not self.conversation_id:
-            return
-        try:
-            ctx = await require_user(self)
-            cid = uuid.UUID(self.conversation_id)
-            name = chat.fallback_title(self.title or "chat").replace(" ", "-").lower()[:40] or "chat"
-            if fmt == "md":
-                return rx.download(data=await chat.export_markdown(ctx, cid), filename=f"{name}.md")
-            return rx.download(
-                data=chat.json_bytes(await chat.export_json(ctx, cid)), filename=f"{name}.json"
-            )
-        except ServiceError as exc:
-            self.error = str(exc)
-
-    @rx.event
-    async def export_all(self):
-        try:
-            ctx = await require_user(self)
-            data = await chat.export_all_zip(ctx)
-        except ServiceError as exc:
-            self.error = str(exc)
-            return
-        return rx.download(data=data, filename="conversations.zip")
-
-    @rx.event
-    async def import_files(self, files: list[rx.UploadFile]):
-        """Read the upload (size-capped while reading), then import it in the background with progress."""
-        self.import_status, self.error = "", ""
-        try:
-            await require_user(self)
-        except ServiceError as exc:
-            self.error = str(exc)
-            return
-        if not files:
-            return
-        upload = files[0]
-        data = b""
-        while chunk := await upload.read(1024 * 1024):
-            data += chunk
-            if len(data) > chat.MAX_IMPORT_BYTES:
-                self.error = f"{upload.name} is larger than {chat.MAX_IMPORT_BYTES // (1024 * 1024)} MB: nothing was imported."
-                return
-        self._import_data = data
-        self._import_name = upload.name or "file"
-        self.import_status = f"Reading {self._import_name}…"
-        return ChatState.run_import
-
-    @rx.event(background=True)
-    async def run_import(self):
-        async with self:
-            data, name = self._import_data, self._import_name
-            self._import_data = b""
-            ctx = await require_user(self)
-
-        async def progress(done: int, total: int) -> None:
-            async with self:
-                self.import_status = f"Importing {name}: {done} of {total} conversations…"
-
-        try:
-            result = await chat.import_conversations(ctx, data, progress=progress)
-        except ServiceError as exc:
-            async with self:
-                self.import_status = ""
-                self.error = f"{name}: {exc}"
-            return
-        async with self:
-            self.import_status = (
-                f"Imported {result.conversations} conversations ({result.messages} messages)."
-            )
-            await self._load_sidebar(ctx, reset=True)

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.api.auth_routes import complete_login, logout, oauth_callback, oauth_start
+from app.api.chat_files import ROUTES as CHAT_FILE_ROUTES
 from app.api.cookies import LoginBindingMiddleware
 from services.db import global_session
 
@@ -44,6 +45,7 @@ def build_api() -> Starlette:
             Route("/auth/logout", logout, methods=["GET", "POST"]),  # GET answers 405 itself
             Route("/auth/oauth/{provider}/start", oauth_start, methods=["GET"]),
             Route("/auth/oauth/{provider}/callback", oauth_callback, methods=["GET"]),
+            *CHAT_FILE_ROUTES,
         ],
         middleware=[Middleware(LoginBindingMiddleware)],
     )

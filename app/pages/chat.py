@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.chat_io import export_menu_items, import_export_controls
 from components.markdown import safe_markdown
 from components.shell import nav_items, signed_in, top_bar
 from state.chat import ChatState, StreamState
 from state.chat_sidebar import SidebarState
 from state.chat_stream import ReplyState
 from state.session import SessionState
-
-UPLOAD_ID = "import-upload"
 
 
 def markdown(text: rx.Var) -> rx.Component:
@@ -281,21 +280,7 @@ def sidebar_content() -> rx.Component:
         ),
         rx.spacer(),
         rx.vstack(
-            rx.upload.root(
-                rx.button(rx.icon("upload", size=14), "Import", variant="ghost", size="1"),
-                id=UPLOAD_ID,
-                accept={"application/json": [".json"], "application/zip": [".zip"]},
-                max_files=1,
-                on_drop=ChatState.import_files(rx.upload_files(upload_id=UPLOAD_ID)),  # type: ignore[call-arg]
-            ),
-            rx.cond(ChatState.import_status != "", rx.text(ChatState.import_status, size="1", role="status")),
-            rx.button(
-                rx.icon("download", size=14),
-                "Export all",
-                variant="ghost",
-                size="1",
-                on_click=ChatState.export_all,
-            ),
+            import_export_controls(),
             nav_items(chat=False),
             spacing="2",
             width="100%",
@@ -496,8 +481,7 @@ def header() -> rx.Component:
             rx.menu.root(
                 rx.menu.trigger(rx.button(rx.icon("download", size=14), "Export", variant="soft", size="1")),
                 rx.menu.content(
-                    rx.menu.item("Markdown", on_select=ChatState.export("md")),
-                    rx.menu.item("JSON (whole tree)", on_select=ChatState.export("json")),
+                    *export_menu_items(),
                 ),
             ),
         ),

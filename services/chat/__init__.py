@@ -1,5 +1,7 @@
 """Chat persistence: conversations, the message tree, folders, tags, search, export and import.
 
+Staged uploads and prepared downloads: `services.chat.transfers`.
+
 Every function takes the signed-in user's `Ctx`, checks `workspace.use`, runs in `tenant_session` (row-level
 security) and only ever touches the user's own rows; results are plain frozen dataclasses.
 
@@ -41,9 +43,24 @@ from services.chat.conversations import (
     set_pinned,
     set_title,
 )
-from services.chat.export import export_all_zip, export_json, export_markdown, json_bytes
+from services.chat.export import (
+    conversation_filename,
+    export_json,
+    export_markdown,
+    json_bytes,
+    write_archive,
+    write_conversation,
+)
 from services.chat.folders import create_folder, delete_folder, list_folders, rename_folder
-from services.chat.importing import MAX_IMPORT_BYTES, ImportResult, ProgressCallback, import_conversations
+from services.chat.importing import (
+    MAX_IMPORT_BYTES,
+    ImportProgress,
+    ImportResult,
+    ProgressCallback,
+    Skipped,
+    import_conversations,
+    import_file,
+)
 from services.chat.messages import (
     ConversationTree,
     add_user_message,
@@ -71,6 +88,7 @@ __all__ = [
     "ConversationPage",
     "ConversationTree",
     "FolderInfo",
+    "ImportProgress",
     "ImportResult",
     "MessageInfo",
     "PathStep",
@@ -78,17 +96,18 @@ __all__ = [
     "SearchHit",
     "SearchResults",
     "SidebarGroup",
+    "Skipped",
     "SnippetPart",
     "TagInfo",
     "add_user_message",
     "branch_path",
+    "conversation_filename",
     "create_conversation",
     "create_folder",
     "create_tag",
     "delete_conversation",
     "delete_folder",
     "delete_tag",
-    "export_all_zip",
     "export_json",
     "export_markdown",
     "fallback_title",
@@ -97,6 +116,7 @@ __all__ = [
     "group_by_day",
     "history_for_model",
     "import_conversations",
+    "import_file",
     "json_bytes",
     "latest_leaf",
     "list_conversations",
@@ -116,4 +136,6 @@ __all__ = [
     "set_title",
     "tag_conversation",
     "untag_conversation",
+    "write_archive",
+    "write_conversation",
 ]

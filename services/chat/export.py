@@ -16,16 +16,16 @@ The zip holds one such document per conversation under `conversations/` and an `
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import re
 import uuid
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,7 +49,7 @@ FORMAT = "solo-chat"
 VERSION = 1
 ARCHIVE_FORMAT = "solo-chat-archive"
 ARCHIVE_INDEX = "index.json"
-_BATCH = 200
+_BATCH = 50  # conversations per query and per hand-off to the zip-writing thread
 
 
 def _iso(moment: datetime) -> str:
@@ -194,54 +194,94 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "chat"
 
 
-def _zip(documents: list[tuple[ConversationInfo, int, dict[str, Any]]]) -> bytes:
-    buffer = io.BytesIO()
-    index: list[dict[str, Any]] = []
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for c, messages, doc in documents:
-            name = f"conversations/{c.created_at:%Y-%m-%d}-{_slug(c.title)}-{c.id.hex[:8]}.json"
-            archive.writestr(name, json_bytes(doc))
-            index.append(
-                {
-                    "id": str(c.id),
-                    "title": c.title,
-                    "file": name,
-                    "created_at": _iso(c.created_at),
-                    "updated_at": _iso(c.updated_at),
-                    "messages": messages,
-                }
-            )
-        summary = {
-            "format": ARCHIVE_FORMAT,
-            "version": VERSION,
-            "exported_at": _iso(utcnow()),
-            "conversations": index,
-        }
-        archive.writestr(ARCHIVE_INDEX, json_bytes(summary))
-    return buffer.getvalue()
+def _member(c: ConversationInfo) -> str:
+    return f"conversations/{c.created_at:%Y-%m-%d}-{_slug(c.title)}-{c.id.hex[:8]}.json"
 
 
-async def export_all_zip(ctx: Ctx) -> bytes:
-    """Every conversation of the user: one JSON document each under `conversations/`, plus `index.json`."""
+def _write_members(
+    archive: zipfile.ZipFile, documents: list[tuple[ConversationInfo, int, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Add a batch of conversation documents to the archive; their index entries."""
+    index = []
+    for c, messages, doc in documents:
+        name = _member(c)
+        archive.writestr(name, json_bytes(doc))
+        index.append(
+            {
+                "id": str(c.id),
+                "title": c.title,
+                "file": name,
+                "created_at": _iso(c.created_at),
+                "updated_at": _iso(c.updated_at),
+                "messages": messages,
+            }
+        )
+    return index
+
+
+def _write_index(archive: zipfile.ZipFile, index: list[dict[str, Any]]) -> None:
+    summary = {
+        "format": ARCHIVE_FORMAT,
+        "version": VERSION,
+        "exported_at": _iso(utcnow()),
+        "conversations": index,
+    }
+    archive.writestr(ARCHIVE_INDEX, json_bytes(summary))
+
+
+async def _batches(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[list[ConversationInfo]]:
+    """The user's conversations, oldest first, a page at a time (keyset pagination)."""
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        stmt = select(*CONVERSATION_COLUMNS).where(col(Conversation.user_id) == user_id)
+        if after is not None:
+            stmt = stmt.where(tuple_(col(Conversation.created_at), col(Conversation.id)) > tuple_(*after))
+        rows = await session.execute(
+            stmt.order_by(col(Conversation.created_at), col(Conversation.id)).limit(_BATCH)
+        )
+        batch = [conversation_info(r) for r in rows]
+        if not batch:
+            return
+        yield batch
+        after = (batch[-1].created_at, batch[-1].id)
+
+
+async def write_archive(ctx: Ctx, path: Path) -> int:
+    """Write every conversation of the user to a zip at `path`: one JSON document each under
+    `conversations/`, plus `index.json`. Memory holds one batch at a time; compression runs in a worker
+    thread. Returns the number of conversations."""
     require(ctx, "workspace.use")
-    documents: list[tuple[ConversationInfo, int, dict[str, Any]]] = []
-    async with tenant_session(ctx.tenant_id) as session:  # one snapshot of everything
-        conversations = [
-            conversation_info(r)
-            for r in await session.execute(
-                select(*CONVERSATION_COLUMNS)
-                .where(col(Conversation.user_id) == ctx.user_id)
-                .order_by(col(Conversation.created_at), col(Conversation.id))
-            )
-        ]
-        folders, tags = await _names(session, ctx.user_id, None)
-        for start in range(0, len(conversations), _BATCH):
-            batch = conversations[start : start + _BATCH]
-            by_conversation: dict[uuid.UUID, list[MessageInfo]] = {c.id: [] for c in batch}
-            for m in await _messages_of(session, [c.id for c in batch]):
-                by_conversation[m.conversation_id].append(m)
-            for c in batch:
-                folder = folders.get(c.folder_id) if c.folder_id else None
-                doc = document([conversation_document(c, by_conversation[c.id], folder, tags.get(c.id, []))])
-                documents.append((c, len(by_conversation[c.id]), doc))
-    return await asyncio.to_thread(_zip, documents)  # compression is CPU-bound: keep the event loop free
+    archive = await asyncio.to_thread(zipfile.ZipFile, path, "w", zipfile.ZIP_DEFLATED)
+    index: list[dict[str, Any]] = []
+    try:
+        async with tenant_session(ctx.tenant_id) as session:  # one transaction for the whole archive
+            async for batch in _batches(session, ctx.user_id):
+                folders, tags = await _names(session, ctx.user_id, [c.id for c in batch])
+                by_conversation: dict[uuid.UUID, list[MessageInfo]] = {c.id: [] for c in batch}
+                for m in await _messages_of(session, [c.id for c in batch]):
+                    by_conversation[m.conversation_id].append(m)
+                documents = []
+                for c in batch:
+                    folder = folders.get(c.folder_id) if c.folder_id else None
+                    conversation = conversation_document(
+                        c, by_conversation.pop(c.id), folder, tags.get(c.id, [])
+                    )
+                    documents.append((c, len(conversation["messages"]), document([conversation])))
+                index.extend(await asyncio.to_thread(_write_members, archive, documents))
+        await asyncio.to_thread(_write_index, archive, index)
+    finally:
+        await asyncio.to_thread(archive.close)
+    return len(index)
+
+
+def conversation_filename(title: str, fmt: str) -> str:
+    return f"{_slug(title)}.{'md' if fmt == 'md' else 'json'}"
+
+
+async def write_conversation(ctx: Ctx, conversation_id: uuid.UUID, fmt: str, path: Path) -> None:
+    """One conversation as Markdown (`fmt="md"`) or JSON, written to `path` in a worker thread."""
+    if fmt == "md":
+        data = (await export_markdown(ctx, conversation_id)).encode()
+    else:
+        data = json_bytes(await export_json(ctx, conversation_id))
+    await asyncio.to_thread(path.write_bytes, data)

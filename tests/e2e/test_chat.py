@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from typing import Any
@@ -131,26 +130,6 @@ async def test_search_finds_an_old_conversation(member: Page, llm: FakeLLMServer
     await hit.click()
     await expect(member).to_have_url(re.compile(r"/c/[0-9a-f-]{36}\?m="))
     await expect(assistant(member).last).to_contain_text(f"Facts about {word} follow.")
-
-
-async def test_export_then_import_round_trips(member: Page, llm: FakeLLMServer, tmp_path) -> None:
-    llm.configure(reply=replies("Exported answer."))
-    await _send(member, "Question to export")
-    await expect(assistant(member).last).to_contain_text("Exported answer.")
-    await member.get_by_role("button", name="Export", exact=True).click()
-    async with member.expect_download() as info:
-        await member.get_by_role("menuitem", name="JSON (whole tree)").click()
-    download = await info.value
-    path = tmp_path / "chat.json"
-    await download.save_as(path)
-    data = json.loads(path.read_text())
-    assert data["format"] == "solo-chat"
-    async with member.expect_file_chooser() as chooser:
-        await member.get_by_role("button", name="Import").click()
-    await (await chooser.value).set_files(str(path))
-    await expect(member.get_by_role("status").filter(has_text="Imported 1 conversation")).to_be_visible()
-    links = member.locator(".solo-sidebar a").filter(has_text=data["conversations"][0]["title"])
-    await expect(links).to_have_count(2)
 
 
 async def test_markdown_renders_but_html_from_the_model_does_not(member: Page, llm: FakeLLMServer) -> None:
