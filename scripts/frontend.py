@@ -141,6 +141,17 @@ def build(root: Path, environ: Mapping[str, str], version: str) -> None:
     stamp.write_text(wanted + "\n")
 
 
+def compile_sources(root: Path) -> None:
+    """Byte-compile the app's own modules (a no-op when current). Where PYTHONDONTWRITEBYTECODE is set, every
+    start would otherwise compile them from source again."""
+    import compileall
+
+    for name in ("app", "components", "state", "services", "models"):
+        if (root / name).is_dir():
+            compileall.compile_dir(root / name, quiet=2)
+    compileall.compile_file(root / "rxconfig.py", quiet=2)
+
+
 def serve(host: str, port: int, loglevel: str) -> None:
     """Start the production backend alone, serving the built frontend on the same port (what
     `reflex run --env prod --single-port` does after its build step)."""
@@ -185,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         build(root, os.environ, version)
         return 0
 
+    compile_sources(root)
+    sys.path.insert(0, str(root))
     if not args.no_setup:
-        sys.path.insert(0, str(root))
         from services.setup import setup
 
         setup()

@@ -6,7 +6,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$SOLO_ROOT"
 export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-3000}"
-# Byte-compile the app's own modules (a no-op when current): with PYTHONDONTWRITEBYTECODE set, every start
-# would otherwise compile them again.
-python -m compileall -q -j 0 app components state services models scripts rxconfig.py >/dev/null
 exec python scripts/frontend.py serve --host "$HOST" --port "$PORT" "$@"
