@@ -9,14 +9,16 @@ changed, and otherwise starts the backend alone, serving the already-built files
     python scripts/frontend.py build          # build now (always)
     python scripts/frontend.py serve --host 127.0.0.1 --port 3000   # set up, build if needed, serve
 
-The fingerprint is stored in `<web dir>/solo-build.stamp` only after a build succeeded, and removed before a
-build starts, so an interrupted build is never mistaken for a good one.
+What a build was made from (each input with a hash of its content) is stored in `<web dir>/solo-build.stamp`
+only after the build succeeded, and removed before a build starts, so an interrupted build is never mistaken for
+a good one; `check` and `serve` name the inputs that changed.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -90,17 +92,34 @@ def compiled_env(environ: Mapping[str, str]) -> dict[str, str]:
     return dict(sorted(env.items()))
 
 
-def fingerprint(root: Path, environ: Mapping[str, str], version: str) -> str:
-    """A hash of every input of the frontend build: file names and contents, settings, Reflex version."""
-    digest = hashlib.sha256()
-    digest.update(f"reflex {version}\n".encode())
+def build_inputs(root: Path, environ: Mapping[str, str], version: str) -> dict[str, str]:
+    """Every input of the frontend build, each with a hash of its content: files, settings, Reflex version.
+    (Settings are stored hashed: the stamp tells which one changed without holding its value.)"""
+    inputs = {"reflex": version}
     for name, value in compiled_env(environ).items():
-        digest.update(f"env {name}={value}\n".encode())
+        inputs[f"env {name}"] = hashlib.sha256(value.encode()).hexdigest()[:16]
     for path in _source_files(root):
-        data = path.read_bytes()
-        digest.update(f"file {path.relative_to(root).as_posix()} {len(data)}\n".encode())
-        digest.update(data)
-    return digest.hexdigest()
+        inputs[f"file {path.relative_to(root).as_posix()}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return inputs
+
+
+def fingerprint(root: Path, environ: Mapping[str, str], version: str) -> str:
+    """One hash over all the build's inputs (names and contents)."""
+    return _digest(build_inputs(root, environ, version))
+
+
+def _digest(inputs: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def write_stamp(web: Path, inputs: Mapping[str, str]) -> None:
+    web.mkdir(parents=True, exist_ok=True)
+    stamp = {"fingerprint": _digest(inputs), "inputs": dict(inputs)}
+    (web / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+
+
+def _changed(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
 
 
 def web_dir(root: Path, environ: Mapping[str, str]) -> Path:
@@ -116,8 +135,15 @@ def needs_build(root: Path, environ: Mapping[str, str], version: str) -> str | N
         return "no finished build yet"
     if not (web / "build" / "client" / "index.html").is_file():
         return "the built files are missing"
-    if stamp.read_text().strip() != fingerprint(root, environ, version):
-        return "sources, packages or settings changed since the last build"
+    try:
+        recorded = json.loads(stamp.read_text())
+        old_inputs = dict(recorded["inputs"])
+    except (ValueError, KeyError, TypeError):
+        return "the stamp of the last build is unreadable"
+    changed = _changed(old_inputs, build_inputs(root, environ, version))
+    if changed:
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return f"changed since the last build: {', '.join(changed[:3])}{more}"
     return None
 
 
@@ -126,7 +152,7 @@ def build(root: Path, environ: Mapping[str, str], version: str) -> None:
     web = web_dir(root, environ)
     stamp = web / STAMP
     stamp.unlink(missing_ok=True)
-    wanted = fingerprint(root, environ, version)
+    wanted = build_inputs(root, environ, version)
     cmd = [
         str(Path(sys.executable).parent / "reflex"),
         "export",
@@ -138,7 +164,7 @@ def build(root: Path, environ: Mapping[str, str], version: str) -> None:
     result = subprocess.run(cmd, cwd=root, env=dict(environ), check=False)
     if result.returncode != 0:
         raise SystemExit(f"frontend build failed (exit {result.returncode}); the app was not started")
-    stamp.write_text(wanted + "\n")
+    write_stamp(web, wanted)
 
 
 def compile_sources(root: Path) -> None:

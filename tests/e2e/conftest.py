@@ -52,6 +52,8 @@ def app_port() -> int:
         return int(wanted)
     port = 20000 + zlib.crc32(str(PROJECT_ROOT).encode()) % 20000
     with socket.socket() as s:
+        # As the server binds it: a port whose last connections linger in TIME_WAIT is free to reuse.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

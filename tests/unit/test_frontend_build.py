@@ -126,7 +126,7 @@ def finish_build(root: Path, env: dict[str, str]) -> None:
     client = root / ".web" / "build" / "client"
     client.mkdir(parents=True, exist_ok=True)
     (client / "index.html").write_text("<html></html>")
-    (root / ".web" / frontend.STAMP).write_text(frontend.fingerprint(root, env, frontend.reflex_version()))
+    frontend.write_stamp(root / ".web", frontend.build_inputs(root, env, frontend.reflex_version()))
 
 
 def test_check_decides_rebuild_or_skip(tmp_path: Path) -> None:
@@ -143,13 +143,16 @@ def test_check_decides_rebuild_or_skip(tmp_path: Path) -> None:
     assert "current" in fresh.stdout
 
     # Same sources, another port: the API URL in the build names the port, so it must be rebuilt.
-    assert check(root, {**env, "PORT": "8080"}).returncode == 1
+    other_port = check(root, {**env, "PORT": "8080"})
+    assert other_port.returncode == 1
+    assert "env PORT" in other_port.stdout
+    assert "8080" not in other_port.stdout
 
     page = root / "app" / "pages" / "chat.py"
     page.write_text(page.read_text().replace("'chat'", "'Chat'"))
     edited = check(root, env)
     assert edited.returncode == 1
-    assert "changed" in edited.stdout
+    assert "file app/pages/chat.py" in edited.stdout
 
     finish_build(root, env)
     assert check(root, env).returncode == 0
@@ -157,6 +160,10 @@ def test_check_decides_rebuild_or_skip(tmp_path: Path) -> None:
     missing = check(root, env)
     assert missing.returncode == 1
     assert "missing" in missing.stdout
+
+    finish_build(root, env)
+    (root / ".web" / frontend.STAMP).write_text("not json")
+    assert check(root, env).returncode == 1
 
 
 def test_a_failed_build_leaves_no_stamp(tmp_path: Path) -> None:
