@@ -3,16 +3,20 @@ SHELL := /bin/bash
 PORT ?= 3000
 HOST ?= 127.0.0.1
 
-.PHONY: run test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db
+.PHONY: run frontend test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db
 
 setup:
 	@bash scripts/bootstrap.sh
 	@source scripts/env.sh && solo setup
 
-run: setup
-	@source scripts/env.sh && export REFLEX_BUN_PATH=$$SOLO_ROOT/.tools/node_modules/.bin/bun && \
-	  echo "Solo OS AI: starting on http://$(HOST):$(PORT)" && \
-	  PORT=$(PORT) exec reflex run --env prod --single-port --backend-host $(HOST) --frontend-port $(PORT) --backend-port $(PORT)
+run:
+	@bash scripts/bootstrap.sh
+	@HOST=$(HOST) PORT=$(PORT) bash scripts/run.sh
+
+# Build the frontend now (`make run` builds it only when its sources changed).
+frontend:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && PORT=$(PORT) python scripts/frontend.py build
 
 lint:
 	@source scripts/env.sh && ruff check . && ruff format --check .

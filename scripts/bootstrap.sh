@@ -16,12 +16,20 @@ if [ ! -x .tools/uv/bin/uv ]; then
 fi
 uv() { "$SOLO_ROOT/.tools/uv/bin/uv" "$@"; }
 
-# 2. The locked Python dependencies into .venv (a no-op when nothing changed).
+# 2. The locked Python dependencies into .venv (a no-op when nothing changed), byte-compiled once at install:
+#    where PYTHONDONTWRITEBYTECODE is set, nothing else ever writes the .pyc files, and every start of the app
+#    would compile its ~100 MB of dependencies again (seconds of CPU).
 stamp=.venv/.solo-lock-stamp
 if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || ! cmp -s uv.lock "$stamp"; then
   echo "bootstrap: installing locked Python dependencies"
-  uv sync --frozen --python 3.11
+  uv sync --frozen --python 3.11 --compile-bytecode
   cp uv.lock "$stamp"
+  touch .venv/.solo-bytecode-stamp
+fi
+if [ ! -f .venv/.solo-bytecode-stamp ]; then
+  echo "bootstrap: byte-compiling the Python dependencies (once)"
+  .venv/bin/python -m compileall -q -j 0 .venv/lib >/dev/null || true
+  touch .venv/.solo-bytecode-stamp
 fi
 
 # 3. bun, from the npm registry, for Reflex's frontend build (Reflex's own download needs the internet).

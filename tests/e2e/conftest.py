@@ -1,6 +1,10 @@
-"""End-to-end harness: the real app (`reflex run --env prod`, one port) against the test database, driven
-by Debian's Chromium through Playwright. One app server for the whole session; tenants are told apart by
-host name (`<slug>.localhost`, which Chromium resolves to loopback)."""
+"""End-to-end harness: the real app (production mode, one port, started like `make run` by
+`scripts/frontend.py serve`) against the test database, driven by Debian's Chromium through Playwright. One app
+server for the whole session; tenants are told apart by host name (`<slug>.localhost`, which Chromium resolves to
+loopback).
+
+The frontend is built into its own directory (`.web-e2e`) for a port that stays the same for this checkout, so a
+session whose app sources did not change since the last one skips the build and starts the backend alone."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +36,29 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 START_TIMEOUT = float(os.environ.get("SOLO_E2E_START_TIMEOUT", "300"))
+WEB_DIR = PROJECT_ROOT / ".web-e2e"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def app_port() -> int:
+    """The same port for every session of this checkout (the built frontend names its port, so a new port
+    means a new build); a free one when that port is taken. SOLO_E2E_PORT overrides it."""
+    if wanted := os.environ.get("SOLO_E2E_PORT"):
+        return int(wanted)
+    port = 20000 + zlib.crc32(str(PROJECT_ROOT).encode()) % 20000
+    with socket.socket() as s:
+        # As the server binds it: a port whose last connections linger in TIME_WAIT is free to reuse.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
 
 
 @dataclass(frozen=True)
@@ -72,7 +95,7 @@ def llm(fake_llm: FakeLLMServer) -> Iterator[FakeLLMServer]:
 def app_server(db_env: dict[str, str], fake_llm: FakeLLMServer) -> Iterator[AppServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)")
-    port = free_port()
+    port = app_port()
     log = PROJECT_ROOT / ".data" / "test" / "e2e-app.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     tools = PROJECT_ROOT / ".tools"
@@ -85,6 +108,7 @@ def app_server(db_env: dict[str, str], fake_llm: FakeLLMServer) -> Iterator[AppS
         **os.environ,
         **db_env,
         "PORT": str(port),
+        "REFLEX_WEB_WORKDIR": str(WEB_DIR),
         "SOLO_DEFAULT_TENANT_NAME": "Solo OS AI",
         "LLM_ENDPOINTS": json.dumps(
             [
@@ -100,9 +124,9 @@ def app_server(db_env: dict[str, str], fake_llm: FakeLLMServer) -> Iterator[AppS
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XAI_API_KEY"):
         env.pop(name, None)
     env.pop("PYTEST_CURRENT_TEST", None)
-    reflex = str(Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin" / "reflex")
-    cmd = [reflex, "run", "--env", "prod", "--single-port", "--backend-host", "127.0.0.1",
-           "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "info"]  # fmt: skip
+    # The test database is already set up (tests/conftest.py): build when needed, then serve.
+    cmd = [sys.executable, str(PROJECT_ROOT / "scripts" / "frontend.py"), "serve", "--no-setup",
+           "--host", "127.0.0.1", "--port", str(port), "--loglevel", "info"]  # fmt: skip
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
