@@ -27,7 +27,7 @@ from services.context import Ctx
 from services.errors import ServiceError
 from state.chat import ChatState, StreamState, msg_dict, plain_msg_dict
 from state.chat_sidebar import PAGE_SIZE, SidebarState, uuid_or_none
-from state.session import require_user
+from state.session import SessionState, require_user
 
 log = logging.getLogger("solo.chat")
 
@@ -182,7 +182,8 @@ class ReplyState(rx.State):
 
         async def on_text(text: str) -> None:
             async with self:
-                (await self.get_state(StreamState)).text = text
+                if await self._theirs(start):
+                    (await self.get_state(StreamState)).text = text
 
         async def should_stop() -> bool:
             """Polled at each flush: the Stop button in this process is seen at once without taking the
@@ -194,7 +195,7 @@ class ReplyState(rx.State):
                 return False
             last_check = time.monotonic()
             async with self:
-                return self._stop
+                return self._stop or not await self._theirs(start)
 
         async def on_user_stored(error: str) -> None:
             if not error:
@@ -203,7 +204,7 @@ class ReplyState(rx.State):
                 steps = None if error else (await chat.get_tree(start.ctx, cid)).path()
                 async with self:
                     page = await self.get_state(ChatState)
-                    if page.conversation_id != start.cid:
+                    if page.conversation_id != start.cid or not await self._theirs(start):
                         return
                     if steps is not None:
                         page.messages = [msg_dict(step) for step in steps]
@@ -242,6 +243,12 @@ class ReplyState(rx.State):
         if result is not None and not result.failed:
             await self._name(start, result)
 
+    async def _theirs(self, start: _Start) -> bool:
+        """Whether this tab still belongs to the user who started the turn (call inside `async with self`).
+        After a log-out or another sign-in the tab's states are reset; a turn still running for the previous
+        user must not write its text, messages or sidebar into them."""
+        return (await self.get_state(SessionState)).bound_to(start.ctx)
+
     async def _end(self, start: _Start, result: turns.TurnResult | None) -> None:
         """Show how the turn ended. Never raises: `streaming` always ends false."""
         steps: list[chat.PathStep] | None = None
@@ -260,6 +267,8 @@ class ReplyState(rx.State):
         except Exception:
             log.exception("reading the conversation after a reply failed")
         async with self:
+            if not await self._theirs(start):
+                return  # the tab changed hands meanwhile: its states were reset, show nothing of this turn
             page = await self.get_state(ChatState)
             page.streaming = False
             (await self.get_state(StreamState)).text = ""
@@ -322,6 +331,8 @@ class ReplyState(rx.State):
             )
             sidebar_page = await chat.list_conversations(start.ctx, filters, page_size=PAGE_SIZE)
             async with self:
+                if not await self._theirs(start):
+                    return
                 page = await self.get_state(ChatState)
                 if page.conversation_id == start.cid:
                     page.title = title

@@ -41,6 +41,9 @@ class SessionState(rx.State):
     # Who this browser tab's state belongs to ("tenant:user"), checked on every (re)connect and page load.
     _bound_to: str = ""
 
+    def bound_to(self, ctx: Ctx) -> bool:
+        return self._bound_to == f"{ctx.tenant_id}:{ctx.user_id}"
+
     async def bind_user(self, ctx: Ctx | None) -> bool:
         """Reset every user-bound state when the user behind this client token changes (log-out, another
         sign-in, a session that ended elsewhere). Returns True when it reset."""

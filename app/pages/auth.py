@@ -23,10 +23,13 @@ def oauth_buttons() -> rx.Component:
             ),
             rx.foreach(
                 SessionState.oauth_providers,
-                lambda p: rx.link(
-                    rx.button("Continue with ", p["label"], variant="outline", width="100%", size="3"),
-                    href=p["href"],
+                # A plain anchor: the start route is the server's, not a page (rx.link routes in the browser).
+                lambda p: rx.button(
+                    rx.el.a("Continue with ", p["label"], href=p["href"]),
+                    as_child=True,
+                    variant="outline",
                     width="100%",
+                    size="3",
                 ),
             ),
             width="100%",

@@ -25,6 +25,7 @@ import pytest
 
 from services.config import PROJECT_ROOT
 from tests.fakes.llm_server import FakeLLMServer
+from tests.fakes.oauth_provider import FakeOAuthProvider
 
 CHROMIUM = os.environ.get("SOLO_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -92,7 +93,17 @@ def llm(fake_llm: FakeLLMServer) -> Iterator[FakeLLMServer]:
 
 
 @pytest.fixture(scope="session")
-def app_server(db_env: dict[str, str], fake_llm: FakeLLMServer) -> Iterator[AppServer]:
+def fake_oauth() -> Iterator[FakeOAuthProvider]:
+    """A loopback OpenID Connect provider the app under test offers as "Google"; tests set its identity."""
+    provider = FakeOAuthProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(
+    db_env: dict[str, str], fake_llm: FakeLLMServer, fake_oauth: FakeOAuthProvider
+) -> Iterator[AppServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)")
     port = app_port()
@@ -110,6 +121,9 @@ def app_server(db_env: dict[str, str], fake_llm: FakeLLMServer) -> Iterator[AppS
         "PORT": str(port),
         "REFLEX_WEB_WORKDIR": str(WEB_DIR),
         "SOLO_DEFAULT_TENANT_NAME": "Solo OS AI",
+        "GOOGLE_CLIENT_ID": fake_oauth.client_id,
+        "GOOGLE_CLIENT_SECRET": fake_oauth.client_secret,
+        "GOOGLE_DISCOVERY_URL": fake_oauth.discovery_url,
         "LLM_ENDPOINTS": json.dumps(
             [
                 {

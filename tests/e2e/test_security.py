@@ -123,3 +123,20 @@ async def test_remote_images_in_replies_are_links_not_loads(member_page: Page, l
         assert _Counter.hits == []
     finally:
         server.shutdown()
+
+
+async def test_continue_with_google_signs_in_through_the_server_route(
+    app_server, page: Page, fake_oauth
+) -> None:
+    """The button is a real link to the server's start route (state, PKCE, binding cookie), and the
+    provider's callback signs the browser in."""
+    from tests.fakes.oauth_provider import OidcIdentity
+
+    suffix = uuid.uuid4().hex[:8]
+    fake_oauth.identity = OidcIdentity(
+        sub=f"g-{suffix}", email=f"gina-{suffix}@example.com", email_verified=True, name="Gina Google"
+    )
+    await page.goto(app_server.url("/login"))
+    await page.get_by_role("link", name="Continue with Google").click()
+    await expect(page).to_have_url(at(app_server, "/"))
+    await expect(page.get_by_role("button", name="Account", exact=True)).to_contain_text("Gina Google")
