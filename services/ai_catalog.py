@@ -144,8 +144,11 @@ def _workspace_config(row: TenantProvider) -> ProviderConfig:
     )
 
 
-async def _configs(tenant_id: uuid.UUID) -> list[tuple[ProviderConfig, str, str, uuid.UUID | None]]:
-    """(config, source, key hint); a workspace provider with the same id as a server one replaces it."""
+async def _configs(
+    tenant_id: uuid.UUID, broken: list[ProviderSummary] | None = None
+) -> list[tuple[ProviderConfig, str, str, uuid.UUID | None]]:
+    """(config, source, key hint, owner); a workspace provider with the same id as a server one replaces it.
+    With `broken`, a workspace provider whose key no longer decrypts is reported there instead of raising."""
     rows = await _workspace_rows(tenant_id)
     own = {r.provider_id: r for r in rows}
     out: list[tuple[ProviderConfig, str, str, uuid.UUID | None]] = [
@@ -153,7 +156,18 @@ async def _configs(tenant_id: uuid.UUID) -> list[tuple[ProviderConfig, str, str,
         for cfg in server_providers()
         if cfg.id not in own
     ]
-    out += [(_workspace_config(r), "workspace", r.key_hint, tenant_id) for r in rows]
+    for r in rows:
+        try:
+            out.append((_workspace_config(r), "workspace", r.key_hint, tenant_id))
+        except ValueError:
+            if broken is None:
+                raise
+            message = f"The API key of {r.label} cannot be decrypted (was SOLO_SECRET_KEY changed?): enter it again."
+            broken.append(
+                ProviderSummary(
+                    r.provider_id, r.label, r.kind, r.base_url or "", "workspace", r.key_hint, [], message
+                )
+            )
     return out
 
 
@@ -218,9 +232,10 @@ async def catalog(ctx: Ctx) -> Catalog:
     require(ctx, "workspace.use")
     settings = await _llm_settings(ctx.tenant_id)
     disabled = set(settings.get("disabled") or [])
-    configs = await _configs(ctx.tenant_id)
+    broken: list[ProviderSummary] = []
+    configs = await _configs(ctx.tenant_id, broken)
     listed = await asyncio.gather(*(_models_of(cfg, owner) for cfg, _, _, owner in configs))
-    providers: list[ProviderSummary] = []
+    providers: list[ProviderSummary] = list(broken)
     models: list[ModelChoice] = []
     for (cfg, source, key_hint, _), (names, error) in zip(configs, listed, strict=True):
         providers.append(

@@ -13,7 +13,8 @@
 This package is pure async Python: it must not import reflex, app, state or components.
 """
 
-from services.llm.anthropic_provider import AnthropicProvider
+from typing import TYPE_CHECKING, Any
+
 from services.llm.base import (
     Provider,
     ProviderRequestError,
@@ -34,7 +35,6 @@ from services.llm.events import (
     ToolCall,
     Usage,
 )
-from services.llm.openai_compat import OpenAICompatibleProvider
 from services.llm.registry import (
     ProviderConfig,
     ProviderConfigError,
@@ -44,6 +44,24 @@ from services.llm.registry import (
     providers_from_env,
 )
 from services.llm.retry import NO_RETRY, RetryPolicy, stream_with_retries
+
+if TYPE_CHECKING:
+    from services.llm.anthropic_provider import AnthropicProvider
+    from services.llm.openai_compat import OpenAICompatibleProvider
+
+
+def __getattr__(name: str) -> Any:
+    """The adapters import their SDKs (seconds of CPU): loaded when first used, not at app start."""
+    if name == "AnthropicProvider":
+        from services.llm.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider
+    if name == "OpenAICompatibleProvider":
+        from services.llm.openai_compat import OpenAICompatibleProvider
+
+        return OpenAICompatibleProvider
+    raise AttributeError(name)
+
 
 __all__ = [
     "NO_RETRY",

@@ -22,9 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, get_args
 
-from services.llm.anthropic_provider import AnthropicProvider
 from services.llm.base import DEFAULT_TIMEOUT, Provider
-from services.llm.openai_compat import OpenAICompatibleProvider
 from services.llm.retry import RetryPolicy
 
 ProviderKind: TypeAlias = Literal["openai", "anthropic", "openai_compatible"]
@@ -189,7 +187,10 @@ def make_provider(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Provider:
     """Build the adapter for `config`. The caller owns it and must `await provider.aclose()`."""
+    # Imported here: each adapter imports its SDK, which costs seconds at start-up.
     if config.kind == "anthropic":
+        from services.llm.anthropic_provider import AnthropicProvider
+
         return AnthropicProvider(
             provider_id=config.id,
             label=config.label,
@@ -200,6 +201,8 @@ def make_provider(
             timeout=timeout,
             public_only=config.public_only,
         )
+    from services.llm.openai_compat import OpenAICompatibleProvider
+
     return OpenAICompatibleProvider(
         provider_id=config.id,
         label=config.label,

@@ -132,3 +132,15 @@ async def test_a_replaced_provider_client_is_closed(tctx, monkeypatch) -> None:
         assert not new._client.is_closed()  # type: ignore[attr-defined]
         async with tenant_session(tctx.tenant_id) as session:
             assert (await session.execute(text("SELECT count(*) FROM tenant_providers"))).scalar_one() == 1
+
+
+async def test_a_key_that_no_longer_decrypts_is_reported_not_raised(tctx, monkeypatch) -> None:
+    """The model picker (and so the chat page) still loads; the admin page says what to do."""
+    monkeypatch.setenv("SOLO_OUTBOUND_ALLOW", "127.0.0.0/8")
+    get_settings.cache_clear()
+    owner = await _owner(tctx)
+    await _stored_provider(tctx, "http://127.0.0.1:9/v1")
+    async with tenant_session(tctx.tenant_id) as session:
+        await session.execute(text("UPDATE tenant_providers SET api_key_encrypted = 'not-a-fernet-token'"))
+    cat = await ai_catalog.catalog(owner)
+    assert cat.models == [] and "cannot be decrypted" in cat.providers[0].error
