@@ -180,3 +180,13 @@ async def join(tctx, *, email: str, password: str, name: str = ""):  # type: ign
 async def password_user(tctx, *, email: str, password: str, name: str = "", role: str = "member"):  # type: ignore[no-untyped-def]
     """A password account whose email is not verified (as a self-service sign-up leaves it)."""
     return await make_user(tctx.tenant_id, email, role=role, password=password, name=name, verified=False)
+
+
+@pytest.fixture
+def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator lets tenant-supplied URLs reach loopback (SOLO_OUTBOUND_ALLOW), where the fake
+    providers listen; without it a workspace provider on 127.0.0.1 is refused (see test_provider_ssrf)."""
+    from services.config import get_settings
+
+    monkeypatch.setenv("SOLO_OUTBOUND_ALLOW", "127.0.0.0/8")
+    get_settings.cache_clear()

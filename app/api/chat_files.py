@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import IO
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO, BinaryIO
 from urllib.parse import urlsplit
 
-from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from services import chat, tenants, web
@@ -121,14 +123,32 @@ async def download_export(request: Request) -> Response:
     path = await asyncio.to_thread(transfers.claim_download, who, request.path_params["token"])
     if path is None:
         return _problem("This download has expired or was already used. Export again.", 404)
-    media = "application/zip" if path.suffix == ".zip" else None
-    return FileResponse(
-        path,
-        filename=path.name,
-        media_type=media,
-        headers={"Cache-Control": "no-store"},
-        background=BackgroundTask(transfers.discard, path),
+    handle, size = await asyncio.to_thread(_open_then_discard, path)
+    return StreamingResponse(
+        _chunks(handle),
+        media_type="application/zip" if path.suffix == ".zip" else "application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+            "Content-Length": str(size),
+            "Cache-Control": "no-store",
+        },
     )
+
+
+def _open_then_discard(path: Path) -> tuple[BinaryIO, int]:
+    """Open the prepared file and delete it at once (the open handle keeps it readable). A FileResponse
+    would hand granian the path to send after the handler returned, racing a deletion after the response."""
+    handle = path.open("rb")
+    transfers.discard(path)
+    return handle, os.fstat(handle.fileno()).st_size
+
+
+async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
+            yield chunk
+    finally:
+        handle.close()
 
 
 ROUTES = [

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import text
 
 from services import ai_catalog
-from services.config import get_settings
 from services.context import Ctx
 from services.db import tenant_session
 from services.errors import PermissionDenied, ValidationError
@@ -28,13 +27,6 @@ async def _users(tctx):  # type: ignore[no-untyped-def]
 def no_server_providers(monkeypatch):  # type: ignore[no-untyped-def]
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XAI_API_KEY", "LLM_ENDPOINTS"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def loopback_allowed(monkeypatch):  # type: ignore[no-untyped-def]
-    """The operator lets tenant URLs reach loopback (where the fake provider listens)."""
-    monkeypatch.setenv("SOLO_OUTBOUND_ALLOW", "127.0.0.0/8")
-    get_settings.cache_clear()
 
 
 async def test_nothing_configured_explains_how(tctx, no_server_providers) -> None:

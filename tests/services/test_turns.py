@@ -24,7 +24,7 @@ KEY = "mine/m1"
 
 
 @pytest.fixture
-def no_server_providers(monkeypatch):  # type: ignore[no-untyped-def]
+def no_server_providers(monkeypatch, loopback_allowed):  # type: ignore[no-untyped-def]
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XAI_API_KEY", "LLM_ENDPOINTS"):
         monkeypatch.delenv(name, raising=False)
 
