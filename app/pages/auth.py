@@ -23,9 +23,9 @@ def oauth_buttons() -> rx.Component:
             ),
             rx.foreach(
                 SessionState.oauth_providers,
-                # A plain anchor: the start route is the server's, not a page (rx.link routes in the browser).
+                # A document navigation: the start route is the server's, not a page (links route in the browser).
                 lambda p: rx.button(
-                    rx.el.a("Continue with ", p["label"], href=p["href"]),
+                    rx.el.a("Continue with ", p["label"], href=p["href"], reload_document=True),
                     as_child=True,
                     variant="outline",
                     width="100%",

@@ -58,7 +58,9 @@ def _connected_accounts() -> rx.Component:
                 SettingsState.connectable,
                 # A plain anchor: a full page load reaches the server route (rx.link would route client-side).
                 lambda p: rx.button(
-                    rx.el.a("Connect " + p["label"], href=p["href"]), as_child=True, variant="outline"
+                    rx.el.a("Connect " + p["label"], href=p["href"], reload_document=True),
+                    as_child=True,
+                    variant="outline",
                 ),
             ),
             spacing="3",

@@ -121,6 +121,8 @@ def app_server(
         "PORT": str(port),
         "REFLEX_WEB_WORKDIR": str(WEB_DIR),
         "SOLO_DEFAULT_TENANT_NAME": "Solo OS AI",
+        # The fake providers listen on loopback: the operator lets workspace providers reach it.
+        "SOLO_OUTBOUND_ALLOW": "127.0.0.0/8",
         "GOOGLE_CLIENT_ID": fake_oauth.client_id,
         "GOOGLE_CLIENT_SECRET": fake_oauth.client_secret,
         "GOOGLE_DISCOVERY_URL": fake_oauth.discovery_url,

@@ -233,7 +233,9 @@ async def test_sidebar_loads_more_conversations_as_you_scroll(member: Page, app_
     await expect(oldest).to_have_count(1)
 
 
-async def test_an_unexpected_error_leaves_the_composer_working(member: Page, llm: FakeLLMServer) -> None:
+async def test_an_unexpected_error_leaves_the_composer_working(
+    member: Page, llm: FakeLLMServer, loopback_allowed
+) -> None:
     """The workspace's provider key stops decrypting while the page is open (a ValueError, not a service
     error): the reply ends with the error and Retry, the composer is back, and Retry works once the key
     is entered again."""
