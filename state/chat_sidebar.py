@@ -41,6 +41,7 @@ class SidebarState(rx.State):
     has_more: bool = False
     search_query: str = ""
     results: list[dict[str, Any]] = []
+    results_cut: bool = False  # a very common word: only the most recent matches were ranked
     view: str = "all"  # all | pinned | archived | folder:<id> | tag:<id>
     folders: list[dict[str, str]] = []
     tags: list[dict[str, str]] = []
@@ -227,10 +228,12 @@ class SidebarState(rx.State):
             filters = self._filters()
             if self.view == "all":
                 filters = chat.ConversationFilters(archived=None)  # search finds archived chats too
-            hits = await chat.search(ctx, query, filters, limit=30)
+            found = await chat.search_results(ctx, query, filters, limit=30)
         except ServiceError as exc:
             await self._fail(exc)
             return
+        hits = found.hits
+        self.results_cut = found.truncated
         self.results = [
             {
                 "cid": str(h.conversation_id),

@@ -226,6 +226,15 @@ def sidebar_content() -> rx.Component:
                     SidebarState.results.length() == 0,  # type: ignore[attr-defined]
                     rx.text("Nothing found.", size="2", color_scheme="gray"),
                 ),
+                rx.cond(
+                    SidebarState.results_cut,
+                    rx.text(
+                        "Many chats match: showing the best of the most recent ones. Add a word to narrow it.",
+                        size="1",
+                        color_scheme="gray",
+                        id="search-cut",
+                    ),
+                ),
                 rx.foreach(
                     SidebarState.results,
                     lambda r: rx.link(
