@@ -181,6 +181,9 @@ def sidebar() -> rx.Component:
     )
 
 
+BANNER_HEIGHT = "40px"
+
+
 def verify_banner() -> rx.Component:
     """Shown to a signed-in user whose email is not confirmed yet."""
     return rx.cond(
@@ -208,6 +211,10 @@ def verify_banner() -> rx.Component:
             width="100%",
             border_radius="0",
             id="verify-banner",
+            # Fixed height: full-height pages (the chat) subtract it through --solo-banner-h.
+            height=BANNER_HEIGHT,
+            overflow="hidden",
+            white_space="nowrap",
         ),
     )
 
@@ -220,7 +227,14 @@ def signed_in(*children: rx.Component) -> rx.Component:
             SessionState.tenant_found,
             rx.cond(
                 SessionState.ready & SessionState.signed_in,
-                rx.vstack(verify_banner(), *children, spacing="0", width="100%", min_height="100vh"),
+                rx.vstack(
+                    verify_banner(),
+                    *children,
+                    spacing="0",
+                    width="100%",
+                    min_height="100vh",
+                    style={"--solo-banner-h": rx.cond(SessionState.email_verified, "0px", BANNER_HEIGHT)},
+                ),
                 loading(),
             ),
             no_workspace(),

@@ -309,7 +309,7 @@ def sidebar() -> rx.Component:
         min_width="280px",
         padding="12px",
         border_right=f"1px solid {rx.color('gray', 5)}",
-        height="calc(100vh - 58px)",
+        height="calc(100vh - 58px - var(--solo-banner-h, 0px))",
         overflow_y="auto",
         display=["none", "none", "block"],
     )
@@ -556,7 +556,7 @@ def conversation() -> rx.Component:
         width="100%",
         max_width="820px",
         margin_x="auto",
-        height="calc(100vh - 58px)",
+        height="calc(100vh - 58px - var(--solo-banner-h, 0px))",
         padding=["8px 12px", "8px 24px"],
         spacing="2",
     )
