@@ -140,3 +140,20 @@ async def test_continue_with_google_signs_in_through_the_server_route(
     await page.get_by_role("link", name="Continue with Google").click()
     await expect(page).to_have_url(at(app_server, "/"))
     await expect(page.get_by_role("button", name="Account", exact=True)).to_contain_text("Gina Google")
+
+
+async def test_reflex_upload_endpoint_is_not_mounted(app_server) -> None:
+    """Reflex's own /_upload buffers the body to disk before any handler checks who is asking; the app
+    uploads through its own authenticated route, so that endpoint must not exist."""
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            app_server.url("/_upload"),
+            files={"files": ("x.json", b"[]" * 1000)},
+            headers={
+                "Reflex-Client-Token": "x",
+                "Reflex-Event-Handler": "state.chat_io.chat_io_state.import_files",
+            },
+        )
+    assert answer.status_code in (404, 405)
