@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import reflex as rx
 from reflex_base.event import EventSpec
 
 from services.auth import accounts, invites, reset, verify
+from services.context import TenantCtx
 from services.errors import AuthError, ServiceError
 from state import request
 from state.session import SessionState, require_user
@@ -45,136 +47,105 @@ class AuthFormState(rx.State):
         ticket = await accounts.issue_login_ticket(tctx, user_id, binding=binding)
         return _go(f"/auth/complete?ticket={ticket}")
 
-    @rx.event
-    async def log_in(self, form: dict):
+    async def _submit(
+        self,
+        action: Callable[[TenantCtx], Awaitable[str | EventSpec]],
+        *,
+        passwords: dict | None = None,
+    ) -> AsyncIterator[EventSpec | None]:
+        """The frame of every form here: resolve the workspace on the server, refuse mismatched passwords,
+        show "busy" while `action` runs, then its notice (a str) or its navigation, or the service's error."""
         self.error, self.notice = "", ""
-        session = await self.get_state(SessionState)
-        tctx = await session.tenant_ctx()
+        tctx = await (await self.get_state(SessionState)).tenant_ctx()
         if tctx is None:
             self.error = NO_WORKSPACE
             return
+        if passwords is not None and passwords.get("password", "") != passwords.get("confirm", ""):
+            self.error = "The two passwords do not match."
+            return
         self.busy = True
-        yield
+        yield None
         try:
-            user = await accounts.log_in(tctx, email=form.get("email", ""), password=form.get("password", ""))
-            yield await self._signed_in(user.id)
+            outcome = await action(tctx)
+            if isinstance(outcome, str):
+                self.notice = outcome
+            else:
+                yield outcome
         except ServiceError as exc:
             self.error = str(exc)
         finally:
             self.busy = False
+
+    @rx.event
+    async def log_in(self, form: dict):
+        async def action(tctx: TenantCtx) -> EventSpec:
+            user = await accounts.log_in(tctx, email=form.get("email", ""), password=form.get("password", ""))
+            return await self._signed_in(user.id)
+
+        async for update in self._submit(action):
+            yield update
 
     @rx.event
     async def sign_up(self, form: dict):
         """The same answer whether or not the email already has an account (see accounts.sign_up)."""
-        self.error, self.notice = "", ""
-        session = await self.get_state(SessionState)
-        tctx = await session.tenant_ctx()
-        if tctx is None:
-            self.error = NO_WORKSPACE
-            return
-        self.busy = True
-        yield
-        try:
+
+        async def action(tctx: TenantCtx) -> str:
             email = accounts.normalise_email(form.get("email", ""))
             await accounts.sign_up(
-                tctx,
-                email=email,
-                password=form.get("password", ""),
-                name=form.get("name", ""),
+                tctx, email=email, password=form.get("password", ""), name=form.get("name", "")
             )
-            self.notice = (
+            return (
                 f"Almost done: we sent an email to {email}. Open the link in it to confirm your address, "
                 "then log in."
             )
-        except ServiceError as exc:
-            self.error = str(exc)
-        finally:
-            self.busy = False
+
+        async for update in self._submit(action):
+            yield update
 
     @rx.event
     async def request_reset(self, form: dict):
-        self.error, self.notice = "", ""
-        session = await self.get_state(SessionState)
-        tctx = await session.tenant_ctx()
-        if tctx is None:
-            self.error = NO_WORKSPACE
-            return
-        self.busy = True
-        yield
-        try:
+        async def action(tctx: TenantCtx) -> str:
             await reset.request_reset(tctx, form.get("email", ""))
-            self.notice = "If an account uses that email, a reset link is on its way. It works for one hour."
-        except ServiceError as exc:
-            self.error = str(exc)
-        finally:
-            self.busy = False
+            return "If an account uses that email, a reset link is on its way. It works for one hour."
+
+        async for update in self._submit(action):
+            yield update
 
     @rx.event
     async def reset_password(self, form: dict):
-        self.error, self.notice = "", ""
-        session = await self.get_state(SessionState)
-        tctx = await session.tenant_ctx()
-        if tctx is None:
-            self.error = NO_WORKSPACE
-            return
         token = request.path_tail(self, "/reset/")
-        if form.get("password", "") != form.get("confirm", ""):
-            self.error = "The two passwords do not match."
-            return
-        self.busy = True
-        yield
-        try:
+
+        async def action(tctx: TenantCtx) -> str:
             await reset.reset_password(tctx, token, form.get("password", ""))
-            self.notice = "Your password is changed. Log in with it now."
-        except ServiceError as exc:
-            self.error = str(exc)
-        finally:
-            self.busy = False
+            return "Your password is changed. Log in with it now."
+
+        async for update in self._submit(action, passwords=form):
+            yield update
 
     @rx.event
     async def confirm_email(self):
-        self.error, self.notice = "", ""
-        session = await self.get_state(SessionState)
-        tctx = await session.tenant_ctx()
-        if tctx is None:
-            self.error = NO_WORKSPACE
-            return
-        self.busy = True
-        yield
-        try:
-            email = await verify.confirm_email(tctx, request.path_tail(self, "/verify/"))
-            self.notice = f"Thank you: {email} is confirmed."
-            session.email_verified = True
-        except ServiceError as exc:
-            self.error = str(exc)
-        finally:
-            self.busy = False
+        token = request.path_tail(self, "/verify/")
+
+        async def action(tctx: TenantCtx) -> str:
+            email = await verify.confirm_email(tctx, token)
+            (await self.get_state(SessionState)).email_verified = True
+            return f"Thank you: {email} is confirmed."
+
+        async for update in self._submit(action):
+            yield update
 
     @rx.event
     async def accept_invite(self, form: dict):
-        self.error, self.notice = "", ""
-        session = await self.get_state(SessionState)
-        tctx = await session.tenant_ctx()
-        if tctx is None:
-            self.error = NO_WORKSPACE
-            return
-        if form.get("password", "") != form.get("confirm", ""):
-            self.error = "The two passwords do not match."
-            return
-        self.busy = True
-        yield
-        try:
+        token = request.path_tail(self, "/invite/")
+
+        async def action(tctx: TenantCtx) -> EventSpec:
             user = await invites.accept_invitation(
-                tctx,
-                request.path_tail(self, "/invite/"),
-                name=form.get("name", ""),
-                password=form.get("password", ""),
+                tctx, token, name=form.get("name", ""), password=form.get("password", "")
             )
-            yield await self._signed_in(user.id)
-        except ServiceError as exc:
-            self.error = str(exc)
-        finally:
-            self.busy = False
+            return await self._signed_in(user.id)
+
+        async for update in self._submit(action, passwords=form):
+            yield update
 
 
 class VerifyBannerState(rx.State):
