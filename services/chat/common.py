@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, func, insert, select
 from sqlalchemy.engine import Row
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -248,3 +248,39 @@ def page_size_ok(page_size: int, limit: int = 200) -> int:
     if not 1 <= page_size <= limit:
         raise ValidationError(f"Ask for between 1 and {limit} items at a time.")
     return page_size
+
+
+def clean_model(provider: str, model: str) -> tuple[str, str]:
+    provider, model = provider.strip(), model.strip()
+    if len(provider) > 40:
+        raise ValidationError("That provider name is too long (40 characters at most).")
+    if len(model) > 200:
+        raise ValidationError("That model name is too long (200 characters at most).")
+    return provider, model
+
+
+def insert_conversation(
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    *,
+    title: str,
+    provider: str,
+    model: str,
+    now: datetime,
+    folder_id: uuid.UUID | None = None,
+) -> Insert:
+    """The one INSERT of a new conversation (values already cleaned)."""
+    return insert(Conversation).values(
+        id=conversation_id,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        title=title,
+        provider=provider,
+        model=model,
+        folder_id=folder_id,
+        pinned=False,
+        archived=False,
+        created_at=now,
+        updated_at=now,
+    )

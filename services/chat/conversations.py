@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, tuple_, update
+from sqlalchemy import delete, exists, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -26,8 +26,10 @@ from services.chat.common import (
     ConversationFilters,
     ConversationInfo,
     check_folder,
+    clean_model,
     clean_title,
     conversation_info,
+    insert_conversation,
     load_conversation,
     one_line,
     page_size_ok,
@@ -108,27 +110,18 @@ async def create_conversation(
 ) -> ConversationInfo:
     require(ctx, "workspace.use")
     title = clean_title(title) if title.strip() else DEFAULT_TITLE
-    provider, model = _clean_model(provider, model)
+    provider, model = clean_model(provider, model)
     now = utcnow()
     conversation_id = uuid.uuid4()
     async with tenant_session(ctx.tenant_id) as session:
         if folder_id is not None:
             await check_folder(session, ctx.user_id, folder_id)
         await session.exec(
-            insert(Conversation).values(
-                id=conversation_id,
-                tenant_id=ctx.tenant_id,
-                user_id=ctx.user_id,
-                title=title,
-                provider=provider,
-                model=model,
-                folder_id=folder_id,
-                pinned=False,
-                archived=False,
-                created_at=now,
-                updated_at=now,
+            insert_conversation(
+                ctx.tenant_id, ctx.user_id, conversation_id, title=title, provider=provider, model=model,
+                now=now, folder_id=folder_id,
             )
-        )
+        )  # fmt: skip
     return ConversationInfo(
         id=conversation_id,
         title=title,
@@ -197,19 +190,10 @@ async def move_to_folder(
     return await _update(ctx, conversation_id, folder_id=folder_id)
 
 
-def _clean_model(provider: str, model: str) -> tuple[str, str]:
-    provider, model = provider.strip(), model.strip()
-    if len(provider) > 40:
-        raise ValidationError("That provider name is too long (40 characters at most).")
-    if len(model) > 200:
-        raise ValidationError("That model name is too long (200 characters at most).")
-    return provider, model
-
-
 async def set_model(ctx: Ctx, conversation_id: uuid.UUID, provider: str, model: str) -> ConversationInfo:
     """Remember the provider and model a conversation uses (the next reply uses them)."""
     require(ctx, "workspace.use")
-    provider, model = _clean_model(provider, model)
+    provider, model = clean_model(provider, model)
     return await _update(ctx, conversation_id, provider=provider, model=model)
 
 

@@ -34,6 +34,8 @@ from services.chat.common import (
     ConversationInfo,
     MessageInfo,
     clean_json,
+    clean_model,
+    insert_conversation,
     load_conversation,
     message_info,
     strip_nul,
@@ -169,26 +171,15 @@ async def start_conversation(
     runs. If it fails nothing is stored.
     """
     require(ctx, "workspace.use")
-    provider, model = provider.strip(), model.strip()
-    if len(provider) > 40 or len(model) > 200:
-        raise ValidationError("That provider or model name is too long.")
+    provider, model = clean_model(provider, model)
     values = _values(conversation_id, None, "user", clean_user_text(text), [], id=message_id)
     async with tenant_session(ctx.tenant_id) as session:
         await session.exec(
-            insert(Conversation).values(
-                id=conversation_id,
-                tenant_id=ctx.tenant_id,
-                user_id=ctx.user_id,
-                title=DEFAULT_TITLE,
-                provider=provider,
-                model=model,
-                folder_id=None,
-                pinned=False,
-                archived=False,
-                created_at=values["created_at"],
-                updated_at=values["created_at"],
+            insert_conversation(
+                ctx.tenant_id, ctx.user_id, conversation_id, title=DEFAULT_TITLE, provider=provider,
+                model=model, now=values["created_at"],
             )
-        )
+        )  # fmt: skip
         await _append(session, ctx, values)
     return message_info(values)
 
