@@ -19,8 +19,8 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 logging.getLogger("solo").setLevel(logging.INFO)
 
 app = rx.App(
-    stylesheets=["/solo.css"],
-    head_components=[rx.script(src="/solo.js")],
+    stylesheets=["/solo.css", "/sidebar.css", "/markdown.css", "/chat.css"],
+    head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat")],
     api_transformer=build_api(),
 )
 

@@ -60,6 +60,7 @@ class ChatState(rx.State):
     no_models: str = ""
     # The reply (driven by ReplyState).
     streaming: bool = False
+    answering: list[str] = []  # ids of this tab's conversations whose reply is streaming
     error: str = ""
     retry_parent: str = ""
     editing_id: str = ""

@@ -1,0 +1,1 @@
+// The chat page: scrolling, focus, keyboard (see app/pages/chat.py).

@@ -1,0 +1,1 @@
+// The sidebar (see components/sidebar.py).
