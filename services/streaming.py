@@ -83,7 +83,13 @@ async def run_reply(
                     out.finish_reason = event.reason
                 elif isinstance(event, ProviderError):
                     out.status = "error"
-                    out.error = event.message
+                    code = event.status_code
+                    # The status says what kind of failure it was (services.turns.failure reads it).
+                    out.error = (
+                        event.message
+                        if not code or f"HTTP {code}" in event.message
+                        else f"{event.message} (HTTP {code})"
+                    )
     except BaseException as exc:
         # Cancelled (browser gone, server stopping) or a callback failed: keep what arrived, then re-raise.
         out.text = "".join(parts)

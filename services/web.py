@@ -89,3 +89,16 @@ def public_scheme_and_port() -> tuple[str, str]:
     port = parts.port
     default = 443 if scheme == "https" else 80
     return scheme, f":{port}" if port and port != default else ""
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site relative paths: no open redirects."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)  # no header splitting, no tab tricks
+    ):
+        return value
+    return "/"

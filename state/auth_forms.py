@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import quote
 
 import reflex as rx
 from reflex_base.event import EventSpec
 
+from services import web
 from services.auth import accounts, invites, reset, verify
 from services.context import TenantCtx
 from services.errors import AuthError, ServiceError
@@ -45,7 +47,10 @@ class AuthFormState(rx.State):
         if not binding:
             raise AuthError(LOGIN_COOKIE_MISSING)
         ticket = await accounts.issue_login_ticket(tctx, user_id, binding=binding)
-        return _go(f"/auth/complete?ticket={ticket}")
+        after = web.safe_next(self.router.url.query_parameters.get("next"))
+        return _go(
+            f"/auth/complete?ticket={ticket}" + (f"&next={quote(after, safe='')}" if after != "/" else "")
+        )
 
     async def _submit(
         self,

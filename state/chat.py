@@ -1,7 +1,13 @@
-"""The chat page: loading it, the open conversation (messages, branches, editing) and the model.
-Export/import is `state.chat_io.ChatIOState`; the sidebar is `state.chat_sidebar.SidebarState`; sending and streaming replies is
-`state.chat_stream.ReplyState` (the streamed text itself is `StreamState`). All are flat substates of
-rx.State that reach each other with `get_state`."""
+"""The chat page: loading it, the open conversation (messages in pages, branches, editing) and the model.
+Export/import is `state.chat_io.ChatIOState`; the sidebar is `state.chat_sidebar.SidebarState`; sending and streaming
+replies is `state.chat_stream.ReplyState` (the streamed text itself is `StreamState`). All are flat substates of
+rx.State that reach each other with `get_state`.
+
+The visible branch is held in three list vars so that no change re-sends more than it must (Reflex sends a list var
+whole whenever it changes): `older` (pages loaded as the user scrolls up), `messages` (the newest page, read when the
+conversation opens) and `tail` (what was added since). Sending a message touches `tail` only, so its cost does not
+depend on the length of the conversation.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +19,31 @@ import reflex as rx
 from services import ai_catalog, chat
 from services.context import Ctx
 from services.errors import ServiceError
+from services.turns.failure import headline
 from state import request
 from state.chat_sidebar import SidebarState, uuid_or_none
 from state.session import require_user
 
+PAGE = 50  # messages read when a conversation opens, and per "load earlier" page
+TAIL_MAX = (
+    60  # past this, the oldest of `tail` move into `messages` (one larger update, then small ones again)
+)
 
-def msg_dict(step: chat.PathStep) -> dict[str, Any]:
+# The latest text of each reply streaming in this process, by (client token, conversation id): a tab that comes
+# back to a conversation mid-reply shows what has arrived at once, not only from the next chunk on.
+LIVE: dict[tuple[str, str], str] = {}
+
+
+def msg_dict(step: chat.PathStep, labels: dict[str, str] | None = None) -> dict[str, Any]:
     m = step.message
+    failed = m.status == "error"
     return {
         "id": str(m.id),
         "role": m.role,
         "text": m.text,
         "status": m.status,
-        "error": m.error_text,
+        "error": headline(m.error_text, (labels or {}).get(m.provider, "")) if failed else "",
+        "detail": m.error_text if failed else "",
         "model": m.model,
         "index": step.index + 1,
         "count": step.count,
@@ -34,15 +52,18 @@ def msg_dict(step: chat.PathStep) -> dict[str, Any]:
     }
 
 
-def plain_msg_dict(message_id: str, role: str, text: str, **extra: str) -> dict[str, Any]:
+def plain_msg_dict(message_id: str, role: str, text: str, **extra: Any) -> dict[str, Any]:
     """A message shown before (or without) being read back from the database."""
-    base = {"id": message_id, "role": role, "text": text, "status": "complete", "error": "", "model": ""}
-    return {**base, **extra, "index": 1, "count": 1, "prev_id": "", "next_id": ""}
+    base = {
+        "id": message_id, "role": role, "text": text, "status": "complete", "error": "", "detail": "",
+        "model": "", "index": 1, "count": 1, "prev_id": "", "next_id": "",
+    }  # fmt: skip
+    return {**base, **extra}
 
 
 class StreamState(rx.State):
-    """The reply being streamed: one small var in its own state, so each update re-renders only the
-    streaming bubble, not the conversation or the sidebar."""
+    """The reply being streamed in the conversation shown: one small var in its own state, so each update
+    re-renders only the streaming bubble, not the conversation or the sidebar."""
 
     text: str = ""
 
@@ -52,51 +73,135 @@ class ChatState(rx.State):
     conversation_id: str = ""
     title: str = ""
     pinned: bool = False
+    older: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
+    tail: list[dict[str, Any]] = []
+    has_older: bool = False
     focus_message: str = ""
     # Models.
     model_key: str = ""
     model_options: list[dict[str, str]] = []
     no_models: str = ""
-    # The reply (driven by ReplyState).
-    streaming: bool = False
+    # Replies (driven by ReplyState). Several conversations of a tab may be answering at once.
     answering: list[str] = []  # ids of this tab's conversations whose reply is streaming
-    error: str = ""
-    retry_parent: str = ""
+    streaming: bool = False  # the conversation shown is one of them
+    stream_count: int = (
+        0  # > 0: the streaming reply is version `stream_count` of `stream_count` (a regeneration)
+    )
+    error: str = ""  # a problem that belongs to no message (shown above the composer)
+    notice: str = ""  # a hint about the composer (a message kept while a reply streams)
+    retry_id: str = ""  # the failed reply (or unsaved message) that offers Retry
+    retry_banner: bool = False  # Retry beside `error` (the turn broke before any reply existed)
     editing_id: str = ""
     draft: str = ""
+    # Backend only.
+    _retry_parent: str = ""  # the message Retry answers again
+    _labels: dict[str, str] = {}  # provider id -> label, for error headlines
+
+    # The visible branch ----------------------------------------------------------------------------------
+
+    def _path(self) -> list[dict[str, Any]]:
+        return [*self.older, *self.messages, *self.tail]
+
+    def _find(self, message_id: str) -> int:
+        for i, m in enumerate(self._path()):
+            if m["id"] == message_id:
+                return i
+        return -1
+
+    def _last(self) -> dict[str, Any] | None:
+        for part in (self.tail, self.messages, self.older):
+            if part:
+                return part[-1]
+        return None
+
+    def _cut(self, keep: int, add: list[dict[str, Any]] | None = None) -> None:
+        """Keep the first `keep` messages of the branch, then `add`; only the lists that change are assigned."""
+        add = add or []
+        lo, lm = len(self.older), len(self.messages)
+        if keep >= lo + lm:
+            new_tail = [*self.tail[: keep - lo - lm], *add]
+            if len(new_tail) > TAIL_MAX:
+                self.messages, new_tail = [*self.messages, *new_tail[:-10]], new_tail[-10:]
+            self.tail = new_tail
+            return
+        if keep >= lo:
+            self.messages = self.messages[: keep - lo]
+        else:
+            self.older = self.older[:keep]
+            if self.messages:
+                self.messages = []
+        self.tail = add
+
+    def _append(self, item: dict[str, Any]) -> None:
+        self._cut(len(self.older) + len(self.messages) + len(self.tail), [item])
+
+    def _replace(self, message_id: str, item: dict[str, Any]) -> None:
+        for name in ("tail", "messages", "older"):
+            part: list[dict[str, Any]] = getattr(self, name)
+            for i, m in enumerate(part):
+                if m["id"] == message_id:
+                    setattr(self, name, [*part[:i], item, *part[i + 1 :]])
+                    return
+
+    def _show_window(self, window: chat.PathWindow) -> None:
+        self.older, self.tail = [], []
+        self.messages = [msg_dict(step, self._labels) for step in window.steps]
+        self.has_older = window.has_older
+        self.title, self.pinned = window.conversation.title, window.conversation.pinned
+        self._offer_retry()
+
+    def _offer_retry(self) -> None:
+        """A failed last reply offers Retry (on the message itself: one message per failure)."""
+        path_tail = [*self.messages, *self.tail][-2:]
+        last = path_tail[-1] if path_tail else None
+        self.retry_id = self._retry_parent = ""
+        self.retry_banner = False
+        if last and last["role"] == "assistant" and last["status"] == "error" and len(path_tail) == 2:
+            self.retry_id, self._retry_parent = last["id"], path_tail[0]["id"]
+
+    def _sync_streaming(self) -> None:
+        self.streaming = bool(self.conversation_id) and self.conversation_id in self.answering
+        if not self.streaming:
+            self.stream_count = 0
+
+    def _clear_conversation(self) -> None:
+        self.conversation_id, self.title, self.pinned = "", "", False
+        self.older, self.messages, self.tail, self.has_older = [], [], [], False
+        self.retry_id = self._retry_parent = self.editing_id = self.draft = ""
+        self.retry_banner = False
 
     # Loading --------------------------------------------------------------------------------------------
 
     @rx.event
     async def load(self):
         """on_load of / and /c/[cid]."""
-        self.error = ""
+        self.error = self.notice = ""
         try:
             ctx = await require_user(self)
         except ServiceError:
-            return
+            return None
         await self._load_models(ctx)
         await (await self.get_state(SidebarState))._load_all(ctx)
         cid = request.path_tail(self, "/c/")
         focus = uuid_or_none(self.router.url.query_parameters.get("m", ""))
         self.focus_message = str(focus) if focus else ""
-        if not self.streaming:
-            (await self.get_state(StreamState)).text = ""
+        token = self.router.session.client_token
         if cid:
             await self._open(ctx, cid)
-            if self.focus_message:  # a search result: show the matching message
-                return rx.call_script(
-                    f"setTimeout(() => document.getElementById('msg-{self.focus_message}')"
-                    "?.scrollIntoView({block: 'center'}), 150)"
-                )
         else:
-            self.conversation_id, self.title, self.messages, self.pinned = "", "", [], False
+            self._clear_conversation()
+        self._sync_streaming()
+        live = LIVE.get((token, self.conversation_id), "") if self.streaming else ""
+        (await self.get_state(StreamState)).text = live
+        if cid and self.focus_message:  # a search result: show the matching message
+            return rx.call_script(f"window.soloChat && window.soloChat.reveal('msg-{self.focus_message}')")
         return None
 
     async def _load_models(self, ctx: Ctx) -> None:
         cat = await ai_catalog.catalog(ctx)
         self.model_options = [{"key": m.key, "label": f"{m.provider_label} · {m.model}"} for m in cat.enabled]
+        self._labels = {m.provider_id: m.provider_label for m in cat.enabled}
         self.no_models = "" if cat.enabled else ai_catalog.HOW_TO_CONFIGURE
         if self.model_key not in {m.key for m in cat.enabled}:
             self.model_key = cat.default or ""
@@ -106,26 +211,38 @@ class ChatState(rx.State):
 
     async def _open(self, ctx: Ctx, cid: str) -> None:
         try:
-            conv = await chat.get_conversation(ctx, uuid.UUID(cid))
+            window = await chat.path_window(ctx, uuid.UUID(cid), limit=PAGE)
         except (ServiceError, ValueError):
+            self._clear_conversation()
             self.error = "This conversation does not exist or is not yours."
-            self.conversation_id, self.messages = "", []
             return
-        self.conversation_id, self.title, self.pinned = str(conv.id), conv.title, conv.pinned
+        conv = window.conversation
+        self.conversation_id = str(conv.id)
+        self.editing_id = self.draft = ""
         key = ai_catalog.model_key(conv.provider, conv.model) if conv.provider and conv.model else ""
         if key and key in {o["key"] for o in self.model_options}:
             self.model_key = key
-        await self._load_messages(ctx)
+        self._show_window(window)
 
-    async def _load_messages(self, ctx: Ctx) -> None:
-        tree = await chat.get_tree(ctx, uuid.UUID(self.conversation_id))
-        self.title, self.pinned = tree.conversation.title, tree.conversation.pinned
-        self.messages = [msg_dict(step) for step in tree.path()]
-        last = self.messages[-1] if self.messages else None
-        self.retry_parent = ""
-        if last and last["role"] == "assistant" and last["status"] == "error":
-            self.error = last["error"]
-            self.retry_parent = self.messages[-2]["id"] if len(self.messages) > 1 else ""
+    async def _reload_window(self, ctx: Ctx) -> None:
+        self._show_window(await chat.path_window(ctx, uuid.UUID(self.conversation_id), limit=PAGE))
+
+    @rx.event
+    async def load_older(self):
+        """The page of messages above the first one shown (the user scrolled to the top)."""
+        first = self._path()[0]["id"] if self._path() else ""
+        if not self.has_older or not first or not self.conversation_id:
+            return
+        try:
+            ctx = await require_user(self)
+            window = await chat.path_window(
+                ctx, uuid.UUID(self.conversation_id), before=uuid.UUID(first), limit=PAGE
+            )
+        except (ServiceError, ValueError) as exc:
+            self.error = str(exc)
+            return
+        self.older = [*(msg_dict(step, self._labels) for step in window.steps), *self.older]
+        self.has_older = window.has_older
 
     # Models ---------------------------------------------------------------------------------------------
 
@@ -145,9 +262,11 @@ class ChatState(rx.State):
 
     @rx.event
     def start_edit(self, message_id: str):
-        item = next((m for m in self.messages if m["id"] == message_id), None)
-        if item:
-            self.editing_id, self.draft = message_id, item["text"]
+        if self.streaming:
+            return
+        index = self._find(message_id)
+        if index >= 0:
+            self.editing_id, self.draft = message_id, self._path()[index]["text"]
 
     @rx.event
     def cancel_edit(self):
@@ -159,11 +278,11 @@ class ChatState(rx.State):
 
     @rx.event
     async def show_sibling(self, message_id: str):
-        if self.streaming or not message_id:
+        if self.streaming or not message_id or not self.conversation_id:
             return
         try:
             ctx = await require_user(self)
             await chat.select_sibling(ctx, uuid.UUID(self.conversation_id), uuid.UUID(message_id))
-            await self._load_messages(ctx)
+            await self._reload_window(ctx)
         except (ServiceError, ValueError) as exc:
             self.error = str(exc)

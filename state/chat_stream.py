@@ -5,7 +5,15 @@ task (no round trip through the browser), runs `services.turns.run_turn`: it sto
 for a new chat, the conversation, whose id is chosen here) while the provider is asked, streams, and stores
 the reply once. This module only relays: the growing text into `StreamState.text` (at most every 50 ms),
 the outcome into ChatState. Whatever happens (provider error, undecryptable key, database failure, a bug),
-the page ends with `streaming` false, the error shown with Retry, and the text received on screen.
+the page ends with the reply no longer streaming, the error shown with Retry, and the text received on screen.
+
+Every reply belongs to its conversation. A tab may switch to another conversation (or a new chat) while a reply
+streams, and start a second one there: each turn writes its text and outcome only while its own conversation is
+shown, and `ChatState.answering` lists the conversations still answering (the sidebar marks them). The title of a
+new chat is made even when the user has moved on.
+
+A message is cleared from the composer only once it was accepted: a message sent while this conversation's reply
+streams stays in the box, with the reason beside it.
 """
 
 from __future__ import annotations
@@ -25,37 +33,38 @@ from services.chat.common import DEFAULT_TITLE
 from services.chat.messages import clean_user_text
 from services.context import Ctx
 from services.errors import ServiceError
-from state.chat import ChatState, StreamState, msg_dict, plain_msg_dict
+from state.chat import LIVE, PAGE, ChatState, StreamState, msg_dict, plain_msg_dict
 from state.chat_sidebar import PAGE_SIZE, SidebarState, uuid_or_none
 from state.session import SessionState, require_user
 
 log = logging.getLogger("solo.chat")
 
-# Client tokens whose Stop button was pressed in this process (read by their reply task at each flush).
-_STOPPED: set[str] = set()
+# (client token, conversation id) of replies whose Stop button was pressed in this process (read at each flush).
+_STOPPED: set[tuple[str, str]] = set()
 
 BROKEN = "Something went wrong while answering. Reload the page to see what was saved, then try again."
+KEPT = "Your message is kept: a reply is still coming. Send it when the reply has finished, or press Stop."
+
+ACCEPTED = "window.soloChat && window.soloChat.sent()"  # empty the composer (and its saved draft), focus it
 
 
 @dataclass(frozen=True, slots=True)
 class _Start:
     ctx: Ctx
+    token: str
     cid: str
     parent_id: str  # the message the reply answers
     key: str
     user: turns.UserMessage | None
     new_chat: bool = False
     branch: bool = False
-
-
-def _index(messages: list[dict[str, Any]], message_id: str) -> int:
-    ids = [m["id"] for m in messages]
-    return ids.index(message_id) if message_id in ids else -1
+    versions: int = 1  # the reply will be version `versions` of `versions` of its parent's replies
+    replaces: str = ""  # a failed, empty reply this one takes the place of
 
 
 class ReplyState(rx.State):
-    # Backend only.
-    _stop: bool = False
+    # Backend only: conversations whose Stop was pressed (seen by a reply running in another worker).
+    _stop: list[str] = []
 
     # Starting a reply (under the state lock) ------------------------------------------------------------
 
@@ -74,8 +83,9 @@ class ReplyState(rx.State):
     async def _message(self, page: ChatState, text: str, parent_id: str, *, branch: bool) -> _Start | None:
         """Show the user's message at once; the turn stores it while the provider is asked."""
         if page.streaming:
+            page.notice = KEPT
             return None
-        page.error = ""
+        page.error = page.notice = ""
         try:
             text = clean_user_text(text)
         except ServiceError as exc:
@@ -86,40 +96,67 @@ class ReplyState(rx.State):
             return None
         new_chat = not page.conversation_id
         if new_chat:  # the id is chosen here: nothing waits for the database before the provider is asked
-            page.conversation_id, page.title, page.pinned, page.messages = (
-                str(uuid.uuid4()),
-                DEFAULT_TITLE,
-                False,
-                [],
-            )
+            page._clear_conversation()
+            page.conversation_id, page.title = str(uuid.uuid4()), DEFAULT_TITLE
             parent_id = ""
         message_id = str(uuid.uuid4())
         page.draft = page.editing_id = ""
+        shown = plain_msg_dict(message_id, "user", text)
+        versions = 1
         if branch:
-            page.messages = page.messages[: _index(page.messages, parent_id) + 1] if parent_id else []
-        page.messages = [*page.messages, plain_msg_dict(message_id, "user", text)]
+            edited = page._path()[page._find(parent_id) + 1] if parent_id else page._path()[0]
+            versions = int(edited["count"]) + 1
+            shown = {**shown, "index": versions, "count": versions}
+            page._cut(page._find(parent_id) + 1 if parent_id else 0, [shown])
+        else:
+            page._append(shown)
         user = turns.UserMessage(
             id=uuid.UUID(message_id), parent_id=uuid_or_none(parent_id), text=text, new_conversation=new_chat
         )
         return await self._begin(
-            page, _Start(ctx, page.conversation_id, message_id, page.model_key, user, new_chat, branch)
+            page,
+            _Start(
+                ctx, self._token(), page.conversation_id, message_id, page.model_key, user, new_chat, branch
+            ),
         )
 
-    async def _reply_to(self, page: ChatState, parent_id: str) -> _Start | None:
-        """Answer a message already stored (Retry, Regenerate)."""
-        if page.streaming or _index(page.messages, parent_id) < 0:
+    async def _reply_to(self, page: ChatState, reply_id: str, *, retry: bool) -> _Start | None:
+        """Answer again the message a stored reply answers (Regenerate; Retry of a failed reply). The new
+        version streams where the old one was."""
+        index = page._find(reply_id)
+        if page.streaming or index < 1:
             return None
+        path = page._path()
+        old, parent_id = path[index], path[index - 1]["id"]
         ctx = await self._authorise(page)
         if ctx is None:
             return None
-        return await self._begin(page, _Start(ctx, page.conversation_id, parent_id, page.model_key, None))
+        replaces = old["id"] if retry and old["status"] == "error" and not old["text"] else ""
+        if old["id"].startswith("unsaved-"):  # never stored: nothing to replace or count
+            versions, replaces = int(old["count"]), ""
+        else:
+            versions = int(old["count"]) + (0 if replaces else 1)
+        page._cut(index)
+        start = _Start(
+            ctx, self._token(), page.conversation_id, parent_id, page.model_key, None,
+            versions=versions, replaces=replaces,
+        )  # fmt: skip
+        return await self._begin(page, start)
+
+    def _token(self) -> str:
+        return self.router.session.client_token
 
     async def _begin(self, page: ChatState, start: _Start) -> _Start:
-        page.streaming = True
-        page.error = page.retry_parent = ""
+        page.answering = [*page.answering, start.cid]
+        page._sync_streaming()
+        page.stream_count = start.versions if start.versions > 1 else 0
+        page.error = page.notice = page.retry_id = page._retry_parent = ""
+        page.retry_banner = False
         (await self.get_state(StreamState)).text = ""
-        self._stop = False
-        _STOPPED.discard(self.router.session.client_token)
+        if start.cid in self._stop:
+            self._stop = [c for c in self._stop if c != start.cid]
+        _STOPPED.discard((start.token, start.cid))
+        LIVE[(start.token, start.cid)] = ""
         return start
 
     @rx.event(background=True)
@@ -129,9 +166,10 @@ class ReplyState(rx.State):
             return
         async with self:
             page = await self.get_state(ChatState)
-            leaf = page.messages[-1]["id"] if page.messages else ""
-            start = await self._message(page, text, leaf, branch=False)
+            last = page._last()
+            start = await self._message(page, text, last["id"] if last else "", branch=False)
         if start is not None:
+            yield rx.call_script(ACCEPTED)
             async for update in self._run(start):
                 yield update
 
@@ -139,10 +177,10 @@ class ReplyState(rx.State):
     async def save_edit(self):
         async with self:
             page = await self.get_state(ChatState)
-            idx = _index(page.messages, page.editing_id)
+            index = page._find(page.editing_id)
             start = None
-            if not page.streaming and idx >= 0 and page.draft.strip():
-                parent = page.messages[idx - 1]["id"] if idx > 0 else ""
+            if not page.streaming and index >= 0 and page.draft.strip():
+                parent = page._path()[index - 1]["id"] if index > 0 else ""
                 start = await self._message(page, page.draft.strip(), parent, branch=True)
         if start is not None:
             async for update in self._run(start):
@@ -152,7 +190,17 @@ class ReplyState(rx.State):
     async def retry(self):
         async with self:
             page = await self.get_state(ChatState)
-            start = await self._reply_to(page, page.retry_parent) if page.retry_parent else None
+            start = None
+            if page.retry_id:
+                start = await self._reply_to(page, page.retry_id, retry=True)
+            elif page.retry_banner and page._find(page._retry_parent) >= 0 and not page.streaming:
+                ctx = await self._authorise(page)
+                if ctx is not None:
+                    parent = page._retry_parent
+                    page._cut(page._find(parent) + 1)
+                    start = await self._begin(
+                        page, _Start(ctx, self._token(), page.conversation_id, parent, page.model_key, None)
+                    )
         if start is not None:
             async for update in self._run(start):
                 yield update
@@ -161,63 +209,58 @@ class ReplyState(rx.State):
     async def regenerate(self, assistant_id: str):
         async with self:
             page = await self.get_state(ChatState)
-            idx = _index(page.messages, assistant_id)
-            start = await self._reply_to(page, page.messages[idx - 1]["id"]) if idx >= 1 else None
+            start = await self._reply_to(page, assistant_id, retry=False)
         if start is not None:
             async for update in self._run(start):
                 yield update
 
     @rx.event
-    def stop(self):
-        self._stop = True
-        _STOPPED.add(self.router.session.client_token)
+    async def stop(self):
+        """Stop the reply of the conversation shown (other conversations' replies go on)."""
+        page = await self.get_state(ChatState)
+        cid = page.conversation_id
+        if cid and cid in page.answering:
+            self._stop = [*self._stop, cid]
+            _STOPPED.add((self._token(), cid))
 
     # Relaying the turn (outside the state lock) ---------------------------------------------------------
 
     async def _run(self, start: _Start) -> AsyncIterator[Any]:
-        token = self.router.session.client_token
         cid = uuid.UUID(start.cid)
         last_check = time.monotonic()
         ready = asyncio.Event()
+        key = (start.token, start.cid)
 
         async def on_text(text: str) -> None:
+            LIVE[key] = text
             async with self:
-                if await self._theirs(start):
+                page = await self.get_state(ChatState)
+                if page.conversation_id == start.cid and await self._theirs(start):
                     (await self.get_state(StreamState)).text = text
 
         async def should_stop() -> bool:
             """Polled at each flush: the Stop button in this process is seen at once without taking the
             state lock; the state itself (a Stop that reached another worker) is read once a second."""
             nonlocal last_check
-            if token in _STOPPED:
+            if key in _STOPPED:
                 return True
             if time.monotonic() - last_check < 1.0:
                 return False
             last_check = time.monotonic()
             async with self:
-                return self._stop or not await self._theirs(start)
+                return start.cid in self._stop or not await self._theirs(start)
 
         async def on_user_stored(error: str) -> None:
             if not error:
                 ready.set()
-            if error or start.branch:  # not saved: say so on the message; an edit: sibling counts changed
-                steps = None if error else (await chat.get_tree(start.ctx, cid)).path()
-                async with self:
-                    page = await self.get_state(ChatState)
-                    if page.conversation_id != start.cid or not await self._theirs(start):
-                        return
-                    if steps is not None:
-                        page.messages = [msg_dict(step) for step in steps]
-                    elif page.messages and page.messages[-1]["id"] == start.parent_id:
-                        page.messages = [
-                            *page.messages[:-1],
-                            {**page.messages[-1], "status": "error", "error": error},
-                        ]
+            if error or start.branch or start.new_chat:
+                await self._user_stored(start, error)
 
         turn = asyncio.create_task(
             turns.run_turn(
                 start.ctx, cid, uuid.UUID(start.parent_id), start.key,
                 on_text=on_text, should_stop=should_stop, user=start.user, on_user_stored=on_user_stored,
+                replaces=uuid_or_none(start.replaces) if start.replaces else None,
             )
         )  # fmt: skip
         result: turns.TurnResult | None = None
@@ -229,7 +272,10 @@ class ReplyState(rx.State):
                 finally:
                     waiter.cancel()
                 if ready.is_set():
-                    yield rx.call_script(f"window.history.replaceState(null, '', '/c/{start.cid}')")
+                    async with self:
+                        showing = (await self.get_state(ChatState)).conversation_id == start.cid
+                    if showing:
+                        yield rx.call_script(f"window.history.replaceState(null, '', '/c/{start.cid}')")
             result = await turn
         except asyncio.CancelledError:
             turn.cancel()  # the turn stores what it received (shielded) before it ends
@@ -238,8 +284,11 @@ class ReplyState(rx.State):
         except Exception:
             log.exception("the reply task failed")
         finally:
-            _STOPPED.discard(token)
-        await self._end(start, result)
+            _STOPPED.discard(key)
+            LIVE.pop(key, None)
+        restore = await self._end(start, result)
+        if restore:  # the message could not be stored: give its text back to the composer
+            yield rx.call_script(f"window.soloChat && window.soloChat.restore({restore!r})")
         if result is not None and not result.failed:
             await self._name(start, result)
 
@@ -249,93 +298,142 @@ class ReplyState(rx.State):
         user must not write its text, messages or sidebar into them."""
         return (await self.get_state(SessionState)).bound_to(start.ctx)
 
-    async def _end(self, start: _Start, result: turns.TurnResult | None) -> None:
-        """Show how the turn ended. Never raises: `streaming` always ends false."""
-        steps: list[chat.PathStep] | None = None
-        sidebar_page: chat.ConversationPage | None = None
+    async def _sidebar_page(self, start: _Start) -> chat.ConversationPage | None:
+        try:
+            async with self:
+                filters = (await self.get_state(SidebarState))._filters()
+            return await chat.list_conversations(start.ctx, filters, page_size=PAGE_SIZE)
+        except Exception:
+            log.exception("reading the sidebar after a reply failed")
+            return None
+
+    async def _user_stored(self, start: _Start, error: str) -> None:
+        """The user's message is settled: a new chat enters the sidebar; an edit learns its place among its
+        siblings; a message that could not be stored says so."""
+        sidebar_page = await self._sidebar_page(start) if start.new_chat and not error else None
+        step = None
+        if start.branch and not error:
+            try:
+                window = await chat.path_window(start.ctx, uuid.UUID(start.cid), limit=1)
+                step = window.steps[-1] if window.steps else None
+            except Exception:
+                log.exception("reading the edited message failed")
+        async with self:
+            if not await self._theirs(start):
+                return
+            if sidebar_page is not None:
+                (await self.get_state(SidebarState))._apply(sidebar_page, reset=True)
+            page = await self.get_state(ChatState)
+            if page.conversation_id != start.cid:
+                return
+            if step is not None and str(step.message.id) == start.parent_id:
+                page._replace(start.parent_id, msg_dict(step, page._labels))
+            elif error:
+                shown = (
+                    page._path()[page._find(start.parent_id)] if page._find(start.parent_id) >= 0 else None
+                )
+                if shown is not None:
+                    page._replace(start.parent_id, {**shown, "status": "error", "error": error})
+
+    async def _end(self, start: _Start, result: turns.TurnResult | None) -> str:
+        """Show how the turn ended. Never raises: the reply always stops streaming. Returns the text to give
+        back to the composer when the user's message could not be stored."""
+        step: chat.PathStep | None = None
+        window: chat.PathWindow | None = None
         saved = result.reply if result is not None else None
         try:
             async with self:
                 page = await self.get_state(ChatState)
                 showing = page.conversation_id == start.cid
-                # A reply to the last message shown is appended; a regenerated one changes sibling counts.
-                append = bool(page.messages) and page.messages[-1]["id"] == start.parent_id
-                filters = (await self.get_state(SidebarState))._filters()
-            if saved is not None and showing and not append:
-                steps = (await chat.get_tree(start.ctx, uuid.UUID(start.cid))).path()
-            sidebar_page = await chat.list_conversations(start.ctx, filters, page_size=PAGE_SIZE)
+                last = page._last()
+                append = last is not None and last["id"] == start.parent_id
+            if saved is not None and showing:
+                if not append:  # the page moved on meanwhile (reopened, another branch): read it again
+                    window = await chat.path_window(start.ctx, uuid.UUID(start.cid), limit=PAGE)
+                elif start.versions > 1:  # a new version: its place among its siblings
+                    found = await chat.path_window(start.ctx, uuid.UUID(start.cid), limit=1)
+                    step = found.steps[-1] if found.steps and found.steps[-1].message.id == saved.id else None
         except Exception:
             log.exception("reading the conversation after a reply failed")
+        sidebar_page = await self._sidebar_page(start)
         async with self:
             if not await self._theirs(start):
-                return  # the tab changed hands meanwhile: its states were reset, show nothing of this turn
+                return ""  # the tab changed hands meanwhile: its states were reset, show nothing of this turn
             page = await self.get_state(ChatState)
-            page.streaming = False
-            (await self.get_state(StreamState)).text = ""
+            page.answering = [c for c in page.answering if c != start.cid]
+            page._sync_streaming()
+            if start.cid in self._stop:
+                self._stop = [c for c in self._stop if c != start.cid]
+            restore = ""
             if page.conversation_id == start.cid:
-                self._show(page, start, result, steps)
+                (await self.get_state(StreamState)).text = ""
+                restore = self._show(page, start, result, window, step)
             if sidebar_page is not None:
                 (await self.get_state(SidebarState))._apply(sidebar_page, reset=True)
+            return restore
 
     def _show(
         self,
         page: ChatState,
         start: _Start,
         result: turns.TurnResult | None,
-        steps: list[chat.PathStep] | None,
-    ) -> None:
+        window: chat.PathWindow | None,
+        step: chat.PathStep | None,
+    ) -> str:
         if result is None:
-            page.error, page.retry_parent = BROKEN, start.parent_id
-            return
+            page.error, page._retry_parent, page.retry_banner = BROKEN, start.parent_id, True
+            return ""
         if result.user_error:
             page.error = result.user_error
+            index = page._find(start.parent_id)
+            if index >= 0:
+                page._cut(index)  # the message is back in the composer instead
             if start.new_chat:  # nothing was stored: the next message starts a new chat again
-                page.conversation_id = ""
-            return
-        if steps is not None:
-            page.messages = [msg_dict(step) for step in steps]
-        elif result.reply is not None:
+                page._clear_conversation()
+            return start.user.text if start.user is not None else ""
+        if window is not None:
+            page._show_window(window)
+            return ""
+        if result.reply is not None:
             r = result.reply
-            page.messages = [
-                *page.messages,
-                plain_msg_dict(
-                    str(r.id), "assistant", r.text, status=r.status, error=r.error_text, model=r.model
-                ),
-            ]
+            if step is not None:
+                shown = msg_dict(step, page._labels)
+            else:
+                shown = msg_dict(chat.PathStep(r, 0, 1, (r.id,)), page._labels)
         else:  # not stored: keep the text on screen, with the reason
-            page.messages = [
-                *page.messages,
-                plain_msg_dict(
-                    f"unsaved-{uuid.uuid4()}",
-                    "assistant",
-                    result.outcome.text,
-                    status="error",
-                    error=result.error,
-                ),
-            ]
-        failed = result.store_error or result.outcome.status == "error"
-        page.error = result.error if failed else ""
-        page.retry_parent = start.parent_id if failed else ""
+            shown = plain_msg_dict(
+                f"unsaved-{uuid.uuid4()}", "assistant", result.outcome.text, status="error",
+                error="The reply could not be saved.", detail=result.error,
+            )  # fmt: skip
+        page._append(shown)
+        page._offer_retry()
+        return ""
 
     async def _name(self, start: _Start, result: turns.TurnResult) -> None:
-        """After the first exchange of a chat: a title from the model (or the first words)."""
+        """After the first exchange of a chat: a title from the model (or the first words), made even when the
+        user has moved to another conversation meanwhile."""
         try:
-            async with self:
-                page = await self.get_state(ChatState)
-                if page.conversation_id != start.cid or page.title != DEFAULT_TITLE or not page.messages:
+            first = start.user.text if start.new_chat and start.user is not None else ""
+            if not first:
+                async with self:
+                    page = await self.get_state(ChatState)
+                    path = page._path()
+                    if page.conversation_id != start.cid or page.title != DEFAULT_TITLE or page.has_older:
+                        return
+                    first = path[0]["text"] if path and path[0]["role"] == "user" else ""
+                if not first:
                     return
-                first = page.messages[0]["text"]
-                filters = (await self.get_state(SidebarState))._filters()
             title = await turns.name_conversation(
                 start.ctx, uuid.UUID(start.cid), result.provider, result.model, first
             )
-            sidebar_page = await chat.list_conversations(start.ctx, filters, page_size=PAGE_SIZE)
+            sidebar_page = await self._sidebar_page(start)
             async with self:
                 if not await self._theirs(start):
                     return
                 page = await self.get_state(ChatState)
                 if page.conversation_id == start.cid:
                     page.title = title
-                (await self.get_state(SidebarState))._apply(sidebar_page, reset=True)
+                if sidebar_page is not None:
+                    (await self.get_state(SidebarState))._apply(sidebar_page, reset=True)
         except Exception:
             log.exception("naming the conversation failed")

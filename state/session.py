@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import reflex as rx
 from reflex.middleware.middleware import Middleware
 
-from services import tenants
+from services import tenants, web
 from services.auth import accounts, oauth, roles
 from services.context import Ctx, TenantCtx
 from state import request
@@ -18,9 +19,15 @@ log = logging.getLogger("solo.session")
 
 # Log-out is a same-origin POST (a GET link could be triggered by any site): build a form and submit it.
 LOG_OUT_SCRIPT = (
-    "(() => { const f = document.createElement('form'); f.method = 'POST'; f.action = '/auth/logout'; "
+    "(() => { window.soloChat && window.soloChat.clearDrafts(); const f = document.createElement('form'); f.method = 'POST'; f.action = '/auth/logout'; "
     "f.style.display = 'none'; document.body.appendChild(f); f.submit(); })()"
 )
+
+
+def login_url(state: rx.State) -> str:
+    """/login, coming back to the page the user was on once signed in."""
+    here = web.safe_next(state.router.url.path)
+    return "/login" if here == "/" else f"/login?next={quote(here, safe='')}"
 
 
 class SessionState(rx.State):
@@ -38,6 +45,7 @@ class SessionState(rx.State):
     user_role: str = ""
     can_manage_members: bool = False
     email_verified: bool = True  # False shows the "confirm your email" banner
+    ended: bool = False  # the session this tab was signed in with ended elsewhere: the page goes to /login
     # Who this browser tab's state belongs to ("tenant:user"), checked on every (re)connect and page load.
     _bound_to: str = ""
 
@@ -103,7 +111,7 @@ class SessionState(rx.State):
         tctx = await self._load_brand()
         if tctx is not None and await self._load_user(tctx) is not None:
             self.ready = True
-            return rx.redirect("/")
+            return rx.redirect(web.safe_next(self.router.url.query_parameters.get("next")))
         self.ready = True
 
     @rx.event
@@ -120,8 +128,9 @@ class SessionState(rx.State):
         if tctx is None:
             self.ready = True
             return
+        self.ended = False
         if await self._load_user(tctx) is None:
-            return rx.redirect("/login")
+            return rx.redirect(login_url(self))
         self.ready = True
 
     @rx.event
@@ -182,6 +191,9 @@ async def require_user(state: rx.State, permission: str = "workspace.use") -> Ct
     if ctx is None:
         from services.errors import AuthError
 
+        if session._bound_to:  # signed in until now: clear the tab's data and send the page to /login
+            await session.bind_user(None)
+            session.ended = True
         raise AuthError("Your session has ended. Log in again.")
     roles.require(ctx, permission)
     return ctx

@@ -63,19 +63,6 @@ async def _tenant(request: Request) -> TenantCtx | None:
     )
 
 
-def safe_next(value: str | None) -> str:
-    """Only same-site relative paths: no open redirects."""
-    if (
-        value
-        and value.startswith("/")
-        and not value.startswith("//")
-        and "\\" not in value
-        and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)  # no header splitting, no tab tricks
-    ):
-        return value
-    return "/"
-
-
 def same_origin(request: Request) -> bool:
     """True unless the browser says the request came from another site (Sec-Fetch-Site, else Origin).
 
@@ -111,7 +98,7 @@ async def complete_login(request: Request) -> Response:
         )
     except ServiceError as exc:
         return RedirectResponse(f"/login?error={quote(str(exc))}", status_code=303)
-    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    response = RedirectResponse(web.safe_next(request.query_params.get("next")), status_code=303)
     set_session_cookie(response, token, expires)
     return response
 

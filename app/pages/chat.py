@@ -17,65 +17,62 @@ def markdown(text: rx.Var) -> rx.Component:
     return safe_markdown(text)
 
 
+def action_button(icon: str, label: str, **props: object) -> rx.Component:
+    """A message action: 32 px, named and titled by its visible purpose."""
+    return rx.icon_button(
+        rx.icon(icon, size=16), size="2", variant="ghost", color_scheme="gray", aria_label=label, title=label,
+        class_name="solo-action", **props,
+    )  # fmt: skip
+
+
+def version_nav(
+    index: rx.Var, count: rx.Var, prev_id: rx.Var, next_id: rx.Var, *, live: bool = False
+) -> rx.Component:
+    return rx.hstack(
+        action_button(
+            "chevron_left", "Previous version", disabled=live | (prev_id == ""),
+            on_click=ChatState.show_sibling(prev_id),
+        ),
+        rx.text(index.to(str) + "/" + count.to(str), size="1", class_name="solo-branch"),
+        action_button(
+            "chevron_right", "Next version", disabled=live | (next_id == ""),
+            on_click=ChatState.show_sibling(next_id),
+        ),
+        spacing="0",
+        align="center",
+    )  # fmt: skip
+
+
 def branch_nav(m: rx.Var) -> rx.Component:
     return rx.cond(
-        m["count"].to(int) > 1,
-        rx.hstack(
-            rx.icon_button(
-                rx.icon("chevron_left", size=14),
-                size="1",
-                variant="ghost",
-                aria_label="Previous version",
-                disabled=m["prev_id"] == "",
-                on_click=ChatState.show_sibling(m["prev_id"]),
-            ),
-            rx.text(m["index"].to(str) + "/" + m["count"].to(str), size="1", class_name="solo-branch"),
-            rx.icon_button(
-                rx.icon("chevron_right", size=14),
-                size="1",
-                variant="ghost",
-                aria_label="Next version",
-                disabled=m["next_id"] == "",
-                on_click=ChatState.show_sibling(m["next_id"]),
-            ),
-            spacing="1",
-            align="center",
-        ),
+        m["count"].to(int) > 1, version_nav(m["index"], m["count"], m["prev_id"], m["next_id"], live=False)
     )
 
 
 def message_actions(m: rx.Var) -> rx.Component:
     return rx.hstack(
         branch_nav(m),
-        rx.icon_button(
-            rx.icon("copy", size=14),
-            size="1",
-            variant="ghost",
-            aria_label="Copy",
-            on_click=rx.set_clipboard(m["text"].to(str)),
+        action_button(
+            "copy", "Copy", on_click=rx.set_clipboard(m["text"].to(str)), custom_attrs={"data-copy": "1"}
         ),
         rx.cond(
             m["role"] == "user",
-            rx.icon_button(
-                rx.icon("pencil", size=14),
-                size="1",
-                variant="ghost",
-                aria_label="Edit",
-                on_click=ChatState.start_edit(m["id"]),
-                disabled=ChatState.streaming,
+            action_button(
+                "pencil", "Edit", on_click=ChatState.start_edit(m["id"]), disabled=ChatState.streaming
             ),
-            rx.icon_button(
-                rx.icon("refresh_cw", size=14),
-                size="1",
-                variant="ghost",
-                aria_label="Regenerate",
-                on_click=ReplyState.regenerate(m["id"]),
-                disabled=ChatState.streaming,
+            rx.cond(
+                ~m["id"].to(str).startswith("unsaved-"),
+                action_button(
+                    "refresh_cw",
+                    "Regenerate",
+                    on_click=ReplyState.regenerate(m["id"]),
+                    disabled=ChatState.streaming,
+                ),
             ),
         ),
-        spacing="1",
+        spacing="0",
         align="center",
-        opacity="0.8",
+        class_name="solo-actions",
     )
 
 
@@ -85,19 +82,61 @@ def edit_box() -> rx.Component:
             value=ChatState.draft,
             on_change=ChatState.set_draft,
             aria_label="Edit message",
+            id="edit-message",
             width="100%",
             rows="4",
+            auto_focus=True,
         ),
         rx.hstack(
+            rx.text("Esc to cancel", size="1", color_scheme="gray"),
+            rx.spacer(),
             rx.button(
-                "Cancel", variant="soft", color_scheme="gray", size="1", on_click=ChatState.cancel_edit
+                "Cancel", variant="soft", color_scheme="gray", size="2", on_click=ChatState.cancel_edit,
+                id="edit-cancel",
             ),
-            rx.button("Save and submit", size="1", on_click=ReplyState.save_edit),
-            justify="end",
+            rx.button("Save and submit", size="2", on_click=ReplyState.save_edit),
+            align="center",
             width="100%",
         ),
         width="100%",
-    )
+        class_name="solo-edit",
+    )  # fmt: skip
+
+
+def failure(m: rx.Var) -> rx.Component:
+    """One message per failed reply: what happened in plain words, Retry, the provider's text behind Details."""
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("triangle_alert", size=16)),
+        rx.vstack(
+            rx.hstack(
+                rx.callout.text(m["error"], weight="medium"),
+                rx.cond(
+                    ChatState.retry_id == m["id"],
+                    rx.button(
+                        rx.icon("rotate_ccw", size=14), "Retry", size="1", on_click=ReplyState.retry,
+                        disabled=ChatState.streaming,
+                    ),
+                ),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            rx.cond(
+                m["detail"] != "",
+                rx.el.details(
+                    rx.el.summary("Details"),
+                    rx.text(m["detail"], size="1", class_name="solo-detail"),
+                    class_name="solo-details",
+                ),
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        color_scheme="red",
+        size="1",
+        role="alert",
+        width="100%",
+    )  # fmt: skip
 
 
 def message_view(m: rx.Var) -> rx.Component:
@@ -107,21 +146,20 @@ def message_view(m: rx.Var) -> rx.Component:
             is_user & (ChatState.editing_id == m["id"]),
             edit_box(),
             rx.vstack(
-                rx.box(
-                    rx.cond(is_user, rx.text(m["text"], white_space="pre-wrap"), markdown(m["text"].to(str))),
-                    padding=rx.cond(is_user, "10px 14px", "0"),
-                    border_radius="12px",
-                    background=rx.cond(is_user, rx.color("accent", 3), "transparent"),
-                    max_width="100%",
+                rx.cond(
+                    m["text"] != "",
+                    rx.box(
+                        rx.cond(
+                            is_user, rx.text(m["text"], white_space="pre-wrap"), markdown(m["text"].to(str))
+                        ),
+                        class_name=rx.cond(is_user, "solo-bubble solo-bubble-user", "solo-bubble"),
+                    ),
                 ),
                 rx.cond(
                     m["status"] == "unfinished",
                     rx.badge("Unfinished", color_scheme="amber", variant="soft"),
                 ),
-                rx.cond(
-                    m["status"] == "error",
-                    rx.callout(m["error"], icon="triangle_alert", color_scheme="red", size="1", role="alert"),
-                ),
+                rx.cond(m["status"] == "error", failure(m)),
                 message_actions(m),
                 align=rx.cond(is_user, "end", "start"),
                 spacing="1",
@@ -136,70 +174,149 @@ def message_view(m: rx.Var) -> rx.Component:
     )
 
 
-def composer() -> rx.Component:
-    return rx.form(
-        rx.hstack(
-            rx.text_area(
-                name="message",
-                id="message-input",
-                placeholder="Message",
-                aria_label="Message",
-                rows="2",
+def streaming_reply() -> rx.Component:
+    return rx.cond(
+        ChatState.streaming,
+        rx.vstack(
+            rx.box(
+                rx.cond(StreamState.text == "", rx.spinner(size="2"), markdown(StreamState.text)),
+                aria_live="polite",
+                aria_busy="true",
                 width="100%",
-                auto_height=True,
-                enter_key_submit=True,
-                disabled=ChatState.no_models != "",
             ),
             rx.cond(
-                ChatState.streaming,
-                rx.button(
-                    rx.icon("square", size=14),
-                    "Stop",
-                    type="button",
-                    color_scheme="red",
-                    on_click=ReplyState.stop,
-                ),
-                rx.button(
-                    rx.icon("arrow_up", size=14), "Send", type="submit", disabled=ChatState.no_models != ""
-                ),
+                ChatState.stream_count > 1,
+                version_nav(ChatState.stream_count, ChatState.stream_count, "", "", live=True),
             ),
-            align="end",
+            id="streaming-reply",
+            class_name="solo-message",
+            data_role="streaming",
+            align="start",
+            spacing="1",
+            width="100%",
+        ),
+    )
+
+
+def composer() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.hstack(
+                rx.text_area(
+                    name="message",
+                    id="message-input",
+                    placeholder="Message",
+                    aria_label="Message",
+                    rows="2",
+                    width="100%",
+                    auto_height=True,
+                    enter_key_submit=True,
+                    disabled=ChatState.no_models != "",
+                    aria_describedby="composer-hint",
+                ),
+                rx.cond(
+                    ChatState.streaming,
+                    rx.button(
+                        rx.icon("square", size=14),
+                        "Stop",
+                        type="button",
+                        color_scheme="red",
+                        on_click=ReplyState.stop,
+                    ),
+                    rx.button(
+                        rx.icon("arrow_up", size=14),
+                        "Send",
+                        type="submit",
+                        disabled=ChatState.no_models != "",
+                    ),
+                ),
+                align="end",
+                width="100%",
+            ),
+            rx.text(
+                rx.cond(
+                    ChatState.notice != "",
+                    ChatState.notice,
+                    rx.cond(ChatState.streaming, "Replying… What you type stays here until you send it.", ""),
+                ),
+                id="composer-hint",
+                size="1",
+                color_scheme=rx.cond(ChatState.notice != "", "amber", "gray"),
+                aria_live="polite",
+                class_name="solo-hint",
+            ),
+            spacing="1",
             width="100%",
         ),
         on_submit=ReplyState.send,
-        reset_on_submit=True,
+        reset_on_submit=False,
         width="100%",
+        id="composer",
     )
 
 
 def header() -> rx.Component:
     return rx.hstack(
-        rx.cond(
-            ChatState.model_options.length() > 0,  # type: ignore[attr-defined]
-            rx.select.root(
-                rx.select.trigger(aria_label="Model", placeholder="Choose a model"),
-                rx.select.content(
-                    rx.foreach(ChatState.model_options, lambda o: rx.select.item(o["label"], value=o["key"]))
-                ),
-                value=ChatState.model_key,
-                on_change=ChatState.choose_model,
-                size="2",
-            ),
-        ),
-        rx.text(ChatState.title, weight="medium", class_name="solo-ellipsis", flex="1"),
-        rx.cond(
-            ChatState.conversation_id != "",
-            rx.menu.root(
-                rx.menu.trigger(rx.button(rx.icon("download", size=14), "Export", variant="soft", size="1")),
-                rx.menu.content(
-                    *export_menu_items(),
+        rx.text(ChatState.title, weight="medium", class_name="solo-ellipsis solo-chat-title"),
+        rx.hstack(
+            rx.cond(
+                ChatState.model_options.length() > 0,  # type: ignore[attr-defined]
+                rx.select.root(
+                    rx.select.trigger(
+                        aria_label="Model", placeholder="Choose a model", class_name="solo-model"
+                    ),
+                    rx.select.content(
+                        rx.foreach(
+                            ChatState.model_options, lambda o: rx.select.item(o["label"], value=o["key"])
+                        )
+                    ),
+                    value=ChatState.model_key,
+                    on_change=ChatState.choose_model,
+                    size="2",
                 ),
             ),
+            rx.cond(
+                ChatState.conversation_id != "",
+                rx.menu.root(
+                    rx.menu.trigger(
+                        rx.button(rx.icon("download", size=14), "Export", variant="soft", size="2")
+                    ),
+                    rx.menu.content(*export_menu_items()),
+                ),
+            ),
+            spacing="2",
+            align="center",
+            flex_shrink="0",
+            max_width="65%",
         ),
         width="100%",
         align="center",
+        justify="between",
         spacing="3",
         padding="8px 0",
+        class_name="solo-chat-header",
+    )
+
+
+def error_banner() -> rx.Component:
+    return rx.cond(
+        ChatState.error != "",
+        rx.callout(
+            rx.hstack(
+                rx.text(ChatState.error),
+                rx.cond(
+                    ChatState.retry_banner,
+                    rx.button("Retry", size="1", on_click=ReplyState.retry, disabled=ChatState.streaming),
+                ),
+                align="center",
+                justify="between",
+                width="100%",
+            ),
+            icon="triangle_alert",
+            color_scheme="red",
+            role="alert",
+            width="100%",
+        ),
     )
 
 
@@ -211,64 +328,66 @@ def conversation() -> rx.Component:
             rx.callout(ChatState.no_models, icon="info", color_scheme="amber", width="100%"),
         ),
         rx.box(
-            rx.vstack(
-                rx.cond(
-                    (ChatState.messages.length() == 0) & ~ChatState.streaming,  # type: ignore[attr-defined]
-                    rx.center(rx.heading("How can I help?", size="6", color_scheme="gray"), padding="15vh 0"),
-                ),
-                rx.foreach(ChatState.messages, message_view),
-                rx.cond(
-                    ChatState.streaming,
-                    rx.box(
-                        rx.cond(StreamState.text == "", rx.spinner(size="2"), markdown(StreamState.text)),
-                        id="streaming-reply",
-                        aria_live="polite",
-                        width="100%",
-                    ),
-                ),
-                rx.cond(
-                    ChatState.error != "",
-                    rx.callout(
-                        rx.hstack(
-                            rx.text(ChatState.error),
-                            rx.cond(
-                                ChatState.retry_parent != "",
-                                rx.button("Retry", size="1", on_click=ReplyState.retry),
-                            ),
-                            align="center",
-                            justify="between",
-                            width="100%",
+            rx.box(
+                rx.vstack(
+                    rx.cond(
+                        ChatState.has_older,
+                        rx.button(
+                            "Load earlier messages", variant="ghost", size="1", on_click=ChatState.load_older,
+                            id="load-older", align_self="center",
                         ),
-                        icon="triangle_alert",
-                        color_scheme="red",
-                        role="alert",
-                        width="100%",
                     ),
+                    rx.cond(
+                        (ChatState.messages.length() == 0)  # type: ignore[attr-defined]
+                        & (ChatState.tail.length() == 0)  # type: ignore[attr-defined]
+                        & ~ChatState.streaming,
+                        rx.center(rx.heading("How can I help?", size="6", color_scheme="gray"), padding="15vh 0"),
+                    ),
+                    rx.foreach(ChatState.older, message_view),
+                    rx.foreach(ChatState.messages, message_view),
+                    rx.foreach(ChatState.tail, message_view),
+                    streaming_reply(),
+                    spacing="5",
+                    width="100%",
+                    padding_bottom="16px",
                 ),
-                spacing="5",
-                width="100%",
-                padding_bottom="16px",
+                class_name="solo-scroll",
+                id="messages",
             ),
-            flex="1",
-            overflow_y="auto",
-            width="100%",
-            id="messages",
+            rx.button(
+                rx.icon("arrow_down", size=14), "Jump to latest", size="1", variant="solid", radius="full",
+                id="jump-latest", type="button", class_name="solo-jump",
+            ),
+            class_name="solo-scroll-frame",
         ),
+        error_banner(),
         composer(),
-        width="100%",
-        max_width="820px",
-        margin_x="auto",
-        height="calc(100vh - 58px - var(--solo-banner-h, 0px))",
-        padding=["8px 12px", "8px 24px"],
+        rx.el.span(
+            id="doc-title",
+            hidden=True,
+            custom_attrs={
+                "data-title": rx.cond(ChatState.title != "", ChatState.title, "New chat")
+                + " · "
+                + SessionState.tenant_name.to(str),
+                "data-user": SessionState.user_email,
+            },
+        ),
+        class_name="solo-chat",
         spacing="2",
-    )
+    )  # fmt: skip
 
 
 def chat_page() -> rx.Component:
-    return signed_in(
-        top_bar(drawer=sidebar_content()),
-        dialogs(),
-        rx.hstack(sidebar(), conversation(), spacing="0", width="100%", align="stretch"),
+    return rx.fragment(
+        # The server found this tab's session gone: assets/chat.js keeps the draft and opens /login.
+        rx.cond(SessionState.ended, rx.el.span(id="session-ended", hidden=True)),
+        signed_in(
+            top_bar(drawer=sidebar_content()),
+            dialogs(),
+            rx.hstack(
+                sidebar(), conversation(), spacing="0", width="100%", align="stretch", class_name="solo-chat-row"
+            ),
+        ),
     )
 
 

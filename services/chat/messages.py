@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -199,12 +200,15 @@ async def save_assistant_message(
     ttft_ms: int | None = None,
     duration_ms: int | None = None,
     content_parts: Sequence[dict[str, Any]] = (),
+    replaces: uuid.UUID | None = None,
 ) -> MessageInfo:
     """Store a reply once, when the stream has ended, with a usage record in the same transaction.
 
     `status`: "complete"; "unfinished" (stopped, disconnected, cut short: `text` is the partial reply);
     "error" (the provider failed: `error_text` says why, `text` keeps whatever arrived before).
     To regenerate a reply, save the new one with the same `parent_id`: it becomes a sibling.
+    `replaces`: a failed reply to the same message that Retry answers again. It is deleted in the same
+    transaction when it has no text and no children (nothing is lost); otherwise it stays as an older version.
     """
     require(ctx, "workspace.use")
     if status not in MESSAGE_STATUSES:
@@ -222,6 +226,8 @@ async def save_assistant_message(
     values = _values(conversation_id, parent_id, "assistant", strip_nul(text), _parts(content_parts), **extra)
     async with tenant_session(ctx.tenant_id) as session:
         await _append(session, ctx, values)
+        if replaces is not None and replaces != values["id"]:
+            await _drop_failed(session, conversation_id, parent_id, replaces)
         await session.exec(
             insert(UsageRecord).values(
                 id=uuid.uuid4(),
@@ -237,6 +243,28 @@ async def save_assistant_message(
             )
         )
     return message_info(values)
+
+
+async def _drop_failed(
+    session: AsyncSession, conversation_id: uuid.UUID, parent_id: uuid.UUID | None, message_id: uuid.UUID
+) -> None:
+    """Delete a failed, empty reply to `parent_id` (its conversation's ownership was checked by `_append`)."""
+    child = aliased(Message)
+    await session.exec(
+        delete(Message).where(
+            col(Message.id) == message_id,
+            col(Message.conversation_id) == conversation_id,
+            col(Message.parent_id) == parent_id
+            if parent_id is not None
+            else col(Message.parent_id).is_(None),
+            col(Message.role) == "assistant",
+            col(Message.status) == "error",
+            col(Message.text) == "",
+            ~exists().where(
+                col(child.conversation_id) == conversation_id, col(child.parent_id) == message_id
+            ),
+        )
+    )
 
 
 async def _messages(session: AsyncSession, conversation_id: uuid.UUID) -> tuple[MessageInfo, ...]:

@@ -156,12 +156,14 @@ async def run_turn(
     should_stop: Callable[[], Awaitable[bool]] | None = None,
     user: UserMessage | None = None,
     on_user_stored: Callable[[str], Awaitable[None]] | None = None,
+    replaces: uuid.UUID | None = None,
 ) -> TurnResult:
     """Answer `parent_id` (the user's message) with the model `model_key` and store the reply once.
 
     With `user` (whose id must be `parent_id`), the message is stored concurrently with the model request,
     and the reply only after it; `on_user_stored(error)` is called as soon as that is settled ("" = stored).
     `on_text(text_so_far)` receives the growing reply; `should_stop()` is polled at each flush.
+    `replaces`: the failed reply this one retries (deleted with the new one's INSERT when it has no text).
     """
     outcome = ReplyOutcome()
     result = TurnResult(outcome)
@@ -203,7 +205,7 @@ async def run_turn(
         except Exception as exc:  # the turn reports every failure instead of raising
             outcome.status, outcome.error = "error", explain(exc, stage)
         outcome.duration_ms = outcome.duration_ms or round((time.perf_counter() - started) * 1000)
-        await _settle(ctx, conversation_id, parent_id, model_key, result, stored_user)
+        await _settle(ctx, conversation_id, parent_id, model_key, result, stored_user, replaces)
         if result.reply is not None and history is not None:
             _remember(ctx, conversation_id, result.reply, history)
     except asyncio.CancelledError:
@@ -211,7 +213,9 @@ async def run_turn(
         if outcome.status == "complete":
             outcome.status = "unfinished"
         outcome.error = outcome.error or INTERRUPTED
-        await asyncio.shield(_settle(ctx, conversation_id, parent_id, model_key, result, stored_user))
+        await asyncio.shield(
+            _settle(ctx, conversation_id, parent_id, model_key, result, stored_user, replaces)
+        )
         raise
     return result
 
@@ -223,6 +227,7 @@ async def _settle(
     model_key: str,
     result: TurnResult,
     stored_user: asyncio.Task[str] | None,
+    replaces: uuid.UUID | None = None,
 ) -> None:
     """Wait for the user's message, then store the reply once (unless the message could not be stored)."""
     if stored_user is not None:
@@ -245,6 +250,7 @@ async def _settle(
             completion_tokens=outcome.completion_tokens,
             ttft_ms=outcome.ttft_ms,
             duration_ms=outcome.duration_ms,
+            replaces=replaces,
         )
     except Exception as exc:  # the text stays with the caller, with the reason
         result.store_error = explain(exc, "saving the reply")
