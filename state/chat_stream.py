@@ -367,6 +367,7 @@ class ReplyState(rx.State):
             restore = ""
             if page.conversation_id == start.cid:
                 (await self.get_state(StreamState)).text = ""
+                page.notice = ""
                 restore = self._show(page, start, result, window, step)
             if sidebar_page is not None:
                 (await self.get_state(SidebarState))._apply(sidebar_page, reset=True)

@@ -279,15 +279,21 @@ def header() -> rx.Component:
                 ChatState.conversation_id != "",
                 rx.menu.root(
                     rx.menu.trigger(
-                        rx.button(rx.icon("download", size=14), "Export", variant="soft", size="2")
+                        rx.button(
+                            rx.icon("download", size=14),
+                            rx.el.span("Export", class_name="solo-export-label"),
+                            variant="soft",
+                            size="2",
+                            aria_label="Export",
+                        )
                     ),
                     rx.menu.content(*export_menu_items()),
                 ),
             ),
             spacing="2",
             align="center",
-            flex_shrink="0",
-            max_width="65%",
+            min_width="0",
+            class_name="solo-chat-tools",
         ),
         width="100%",
         align="center",
@@ -385,7 +391,12 @@ def chat_page() -> rx.Component:
             top_bar(drawer=sidebar_content()),
             dialogs(),
             rx.hstack(
-                sidebar(), conversation(), spacing="0", width="100%", align="stretch", class_name="solo-chat-row"
+                sidebar(),
+                conversation(),
+                spacing="0",
+                width="100%",
+                align="stretch",
+                class_name="solo-chat-row",
             ),
         ),
     )

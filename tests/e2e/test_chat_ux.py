@@ -1,6 +1,7 @@
 """The chat as people use it (issue 7): nothing typed is lost, each reply stays in its conversation, the page follows
 the conversation, long conversations load in pages, one clear message per failure, keyboard first."""
 
+# ruff: noqa: F811  (the `member` fixture is imported)
 from __future__ import annotations
 
 import re
