@@ -68,6 +68,7 @@ from services.chat.messages import (
     save_assistant_message,
     select_sibling,
 )
+from services.chat.path import PathWindow, path_window
 from services.chat.search import SearchHit, SearchResults, SnippetPart, search, search_results
 from services.chat.tags import (
     create_tag,
@@ -92,6 +93,7 @@ __all__ = [
     "ImportResult",
     "MessageInfo",
     "PathStep",
+    "PathWindow",
     "ProgressCallback",
     "SearchHit",
     "SearchResults",
@@ -123,6 +125,7 @@ __all__ = [
     "list_folders",
     "list_tags",
     "move_to_folder",
+    "path_window",
     "rename_conversation",
     "rename_folder",
     "rename_tag",
