@@ -5,39 +5,43 @@
 step carries its place among its siblings exactly as `tree.branch_path` gives it, so the pages put together are
 `branch_path(every message, current_leaf_id)`.
 
-What a window costs does not depend on how long the conversation is. Three statements, after the ownership
-check (`load_conversation` with the user's id; row-level security filters each one as well):
+What a window costs does not depend on how long the conversation is: two statements after the ownership check
+(`load_conversation` with the user's id; row-level security filters every statement as well):
 
 1. one recursive CTE: if the visible leaf has children (or the conversation has no visible leaf yet), it first
    goes down through the newest child at each level (as `branch_path` does), then walks `parent_id` upward
    from the bottom, stopping after `limit + 1` rows (the extra one only says whether there is more above);
-2. the siblings of the window's messages: the children of the window's parents, in one query;
-3. (a select_sibling) the same descent, alone.
+2. the siblings of the window's messages: the children of the window's parents, in one query.
 
-Plans seen with EXPLAIN (ANALYZE) as the app role (FORCE row-level security on), on the bench database (one
-user's 2,000-message conversation among 200,000 messages of 10,000 conversations, and 20,000 of another
-tenant):
+`select_sibling` (services.chat.messages) uses the descent alone (`deepest_below`): its cost is the depth below
+the chosen message.
 
-    window, limit 50 (0.5 ms):
-      CTE Scan on up
-        CTE up -> Recursive Union
-          -> Index Scan using uq_messages_conversation_id on messages m_1
-               Index Cond: ((conversation_id = $1) AND (id = $2))   Filter: (tenant_id = NULLIF(...)::uuid)
-          -> Nested Loop  (loops=51)
-               -> WorkTable Scan on up up_1   Filter: (depth < 50)
-               -> Index Scan using uq_messages_conversation_id on messages m
-                    Index Cond: ((conversation_id = $1) AND (id = up_1.parent_id))   Filter: (tenant_id = ...)
-    descent (select_sibling, or a visible leaf with children; per level):
-          -> Nested Loop -> WorkTable Scan on down
-                         -> Limit -> Sort (created_at DESC, id DESC)
-                              -> Index Scan using ix_messages_parent on messages c
-                                   Index Cond: ((conversation_id = $1) AND (parent_id = down.id))
-    siblings of the window (0.3 ms):
-      Sort (created_at, id)
-        -> Bitmap Heap Scan on messages   Recheck Cond: (conversation_id = $1 AND parent_id = ANY ($2))
-             -> Bitmap Index Scan on ix_messages_parent
-                  Index Cond: ((conversation_id = $1) AND (parent_id = ANY ($2)))
-    (a window that reaches the root adds "OR parent_id IS NULL": a BitmapOr of two scans of ix_messages_parent)
+Plans seen with EXPLAIN (ANALYZE) as the app role (FORCE row-level security on; the tenant's policy shows as
+`Filter: (tenant_id = NULLIF(current_setting(...))::uuid)` on every scan, left out below), Postgres 18, on the
+app database seeded by bench/long_conversation.py (a 2,000-message linear conversation):
+
+    window from the visible leaf, limit 50: 0.5 to 0.9 ms, 158 buffers
+      CTE down_all -> Recursive Union
+           -> Index Scan using messages_pkey on messages s           Index Cond: (id = '<leaf>'::uuid)
+           -> Nested Loop -> WorkTable Scan on down_all d
+                          -> Limit -> Sort (c.created_at DESC, c.id DESC)
+                               -> Index Scan using ix_messages_parent on messages c
+                                    Index Cond: ((conversation_id = d.conversation_id) AND (parent_id = d.id))
+      CTE up -> Recursive Union (rows=51)
+           -> Index Scan using messages_pkey on messages m           Index Cond: (id = (InitPlan 2).col1)
+           -> Nested Loop -> WorkTable Scan on up up_1  Filter: (depth < 50)
+                          -> Index Scan using messages_pkey on messages m_1  (loops=50; at times
+                               Index Cond: (id = up_1.parent_id)              under a Memoize node)
+    window before a message 1,000 deep, limit 50: 0.66 ms, the same upward walk (rows=52, 156 buffers)
+    siblings of the window's 50 parents: 0.41 ms, 72 buffers
+      Index Scan using ix_messages_parent on messages
+        Index Cond: ((conversation_id = '<c>'::uuid) AND (parent_id = ANY ('{...}'::uuid[])))
+    select_sibling from a message with 1,000 levels below it: 42 ms (0.04 ms a level), the descent above.
+
+The upward walk looks messages up by primary key alone, so its plan does not depend on statistics. The two
+lookups by parent (the descent, the siblings) need ix_messages_parent, which the planner picks once the table
+has statistics; right after a bulk load, before autovacuum has analyzed it, it was seen to read the
+conversation's rows through uq_messages_conversation_id instead (3.6 ms for 2,000 rows), until the analyze.
 
 `chain_above` is the same upward walk without the siblings, for the model's history (`services.turns`).
 """
