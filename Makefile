@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PORT ?= 3000
 HOST ?= 127.0.0.1
 
-.PHONY: run frontend test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db
+.PHONY: run frontend test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db bench-long
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -48,3 +48,7 @@ bench-concurrent:
 bench-db:
 	@bash scripts/bootstrap.sh
 	@source scripts/env.sh && python bench/chat_db.py $(BENCH_ARGS)
+
+bench-long:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/long_conversation.py $(BENCH_ARGS)

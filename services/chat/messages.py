@@ -41,7 +41,8 @@ from services.chat.common import (
     message_info,
     strip_nul,
 )
-from services.chat.tree import PathStep, branch_path, latest_leaf
+from services.chat.path import deepest_below
+from services.chat.tree import PathStep, branch_path
 from services.context import Ctx
 from services.db import tenant_session
 from services.errors import NotFound, ValidationError
@@ -286,18 +287,14 @@ async def get_tree(ctx: Ctx, conversation_id: uuid.UUID) -> ConversationTree:
 
 async def select_sibling(ctx: Ctx, conversation_id: uuid.UUID, message_id: uuid.UUID) -> uuid.UUID:
     """Show the branch through `message_id` (a `< 2/3 >` click, or a search hit): the conversation's visible
-    leaf becomes the newest deepest descendant of that message. Returns the new leaf id."""
+    leaf becomes the newest deepest descendant of that message. Returns the new leaf id.
+
+    Reads only the messages below `message_id` on the way down (newest child at each level): its cost is the
+    depth below it, not the size of the conversation."""
     require(ctx, "workspace.use")
     async with tenant_session(ctx.tenant_id) as session:
         await load_conversation(session, ctx.user_id, conversation_id, lock=True)
-        rows = (
-            await session.execute(
-                select(col(Message.id), col(Message.parent_id), col(Message.created_at)).where(
-                    col(Message.conversation_id) == conversation_id
-                )
-            )
-        ).all()
-        leaf = latest_leaf(rows, message_id)  # type: ignore[arg-type]  # rows have id, parent_id, created_at
+        leaf = await deepest_below(session, conversation_id, message_id)
         if leaf is None:
             raise NotFound(MESSAGE_NOT_FOUND)
         await session.exec(

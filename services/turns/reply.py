@@ -1,7 +1,7 @@
 """The reply turn: from "the user asked" to "the reply is stored", whatever happens in between.
 
 `run_turn` stores the user's message (and, for a new chat, the conversation) while the provider is asked,
-builds the model's history on the server from the conversation tree (`tree.history_for_model`), streams the
+builds the model's history on the server from the branch's newest stored messages (`tree.history_for_model`), streams the
 reply into a sink, honours a stop check, and stores the outcome once. It never raises for a failure: the
 provider failing, a key that cannot be decrypted, the database refusing the reply all come back as a
 `TurnResult` whose `error` says what happened, with every piece of text received kept. Only cancellation
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from services import ai_catalog
 from services.chat.common import MessageInfo
-from services.chat.messages import add_user_message, get_tree, save_assistant_message, start_conversation
+from services.chat.messages import add_user_message, save_assistant_message, start_conversation
+from services.chat.path import chain_above
 from services.chat.tree import history_for_model
 from services.context import Ctx
 from services.errors import ServiceError
@@ -109,41 +110,72 @@ async def _store_user(
     return error
 
 
+@dataclass(frozen=True, slots=True)
+class _Branch:
+    messages: tuple[ChatMessage, ...]  # the model's history of the whole branch
+    length: int  # stored messages on the branch (the cache is used while they fit MAX_HISTORY_MESSAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class _History:
+    messages: list[ChatMessage]
+    length: int | None  # stored messages on the branch, new question included; None when it was cut
+
+
 # Branch histories this process stored a reply at the end of, by (tenant, user, conversation, reply id).
 # Messages are never changed once stored, so the history of the branch that ends at a message never changes:
-# a follow-up to the reply just streamed skips reading the tree before the provider is asked.
+# a follow-up to the reply just streamed skips reading the branch before the provider is asked.
 BranchKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]
-_BRANCHES: OrderedDict[BranchKey, tuple[ChatMessage, ...]] = OrderedDict()
+_BRANCHES: OrderedDict[BranchKey, _Branch] = OrderedDict()
 BRANCH_CACHE_SIZE = 256
+
+# The model sees at most this many stored messages of the branch, the newest ones (then the new question):
+# reading them costs the same in a conversation of 200 messages or of 20,000.
+MAX_HISTORY_MESSAGES = 200
 
 
 def _branch_key(ctx: Ctx, conversation_id: uuid.UUID, leaf_id: uuid.UUID) -> BranchKey:
     return (ctx.tenant_id, ctx.user_id, conversation_id, leaf_id)
 
 
-def _remember(ctx: Ctx, conversation_id: uuid.UUID, reply: MessageInfo, history: list[ChatMessage]) -> None:
-    branch = tuple(history) + ((ChatMessage("assistant", reply.text),) if reply.text else ())
-    _BRANCHES[_branch_key(ctx, conversation_id, reply.id)] = branch
+def _remember(ctx: Ctx, conversation_id: uuid.UUID, reply: MessageInfo, history: _History) -> None:
+    if history.length is None:
+        return  # a cut history: the next one is cut elsewhere, read it from the database
+    branch = tuple(history.messages) + ((ChatMessage("assistant", reply.text),) if reply.text else ())
+    _BRANCHES[_branch_key(ctx, conversation_id, reply.id)] = _Branch(branch, history.length + 1)
     while len(_BRANCHES) > BRANCH_CACHE_SIZE:
         _BRANCHES.popitem(last=False)
 
 
+async def _read_branch(ctx: Ctx, conversation_id: uuid.UUID, leaf_id: uuid.UUID | None) -> _History:
+    """The history of the branch that ends at `leaf_id` (nothing when None), from its newest
+    MAX_HISTORY_MESSAGES stored messages only. A cut branch starts at a user message, so it never opens on a
+    reply or on a tool result whose call was cut off."""
+    chain, cut = await chain_above(ctx, conversation_id, leaf_id, limit=MAX_HISTORY_MESSAGES)
+    if cut:
+        first_question = next((i for i, m in enumerate(chain) if m.role == "user"), None)
+        if first_question is not None:
+            chain = chain[first_question:]
+    messages = history_for_model(chain, chain[-1].id) if chain else []
+    return _History(messages, None if cut else len(chain))
+
+
 async def _history(
     ctx: Ctx, conversation_id: uuid.UUID, parent_id: uuid.UUID, user: UserMessage | None
-) -> list[ChatMessage]:
+) -> _History:
     """The branch the reply continues, read from the database (never from what a browser sent), or the
     branch this process stored last for this user when the message continues it."""
     if user is not None and user.new_conversation:
-        return [ChatMessage("user", user.text)]
-    if user is not None and user.parent_id is not None:
-        known = _BRANCHES.get(_branch_key(ctx, conversation_id, user.parent_id))
-        if known is not None:
-            return [*known, ChatMessage("user", user.text)]
-    tree = await get_tree(ctx, conversation_id)
+        return _History([ChatMessage("user", user.text)], 1)
     if user is None:
-        return history_for_model(tree.messages, parent_id)
-    before = history_for_model(tree.messages, user.parent_id) if user.parent_id else []
-    return [*before, ChatMessage("user", user.text)]
+        return await _read_branch(ctx, conversation_id, parent_id)
+    if user.parent_id is not None:
+        known = _BRANCHES.get(_branch_key(ctx, conversation_id, user.parent_id))
+        if known is not None and known.length <= MAX_HISTORY_MESSAGES:
+            return _History([*known.messages, ChatMessage("user", user.text)], known.length + 1)
+    before = await _read_branch(ctx, conversation_id, user.parent_id)
+    length = None if before.length is None else before.length + 1
+    return _History([*before.messages, ChatMessage("user", user.text)], length)
 
 
 async def run_turn(
@@ -167,7 +199,7 @@ async def run_turn(
     """
     outcome = ReplyOutcome()
     result = TurnResult(outcome)
-    history: list[ChatMessage] | None = None
+    history: _History | None = None
     started = time.perf_counter()
     stored_user: asyncio.Task[str] | None = None
     if user is not None:
@@ -198,7 +230,7 @@ async def run_turn(
             result.provider, result.model = provider, model
             stage = "streaming the reply"
             await run_reply(
-                provider, model, history, on_text=on_text, should_stop=stop_check, outcome=outcome
+                provider, model, history.messages, on_text=on_text, should_stop=stop_check, outcome=outcome
             )
         except asyncio.CancelledError:
             raise

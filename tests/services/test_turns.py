@@ -319,3 +319,50 @@ def test_history_keeps_answered_tool_calls_and_turns_the_rest_into_context() -> 
     assert history[2].tool_calls[0].arguments == '{"city": "Porto"}'
     # The history ends at the message asked for, even when that message already has replies below it.
     assert chat.history_for_model(messages, messages[1].id)[-1].content == "Weather in Porto?"
+
+
+async def test_a_long_branch_sends_its_newest_messages_starting_at_a_question(owner, llm) -> None:
+    """The model gets at most MAX_HISTORY_MESSAGES stored messages of the branch (read upward from the
+    parent, never the whole tree); a cut branch starts at a user message, not at a tool result whose call
+    was cut off, nor at a reply."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.services.test_chat_path import insert_messages
+
+    conversation = await chat.create_conversation(owner)
+    cap = reply_module.MAX_HISTORY_MESSAGES
+    ids = [uuid.uuid4() for _ in range(cap + 52)]  # the last `cap` start at index 52
+    t0 = datetime.now(UTC) - timedelta(days=1)
+    rows: list[dict[str, Any]] = [
+        {"id": mid, "parent_id": ids[i - 1] if i else None, "role": "user" if i % 2 == 0 else "assistant",
+         "text": f"text {i}", "created_at": t0 + timedelta(seconds=i)}
+        for i, mid in enumerate(ids)
+    ]  # fmt: skip
+    rows[51]["content_parts"] = [{"type": "tool_call", "id": "call_x", "name": "search", "arguments": "{}"}]
+    rows[52].update(
+        role="tool", content_parts=[{"type": "tool_result", "name": "search", "tool_call_id": "call_x"}]
+    )
+    await insert_messages(owner, conversation.id, rows, ids[-1])
+    expected = [{"role": r["role"], "content": r["text"]} for r in rows[54:]]  # from the first question
+
+    llm.configure(reply="Noted.")
+    follow = UserMessage(id=uuid.uuid4(), parent_id=ids[-1], text="Next?")
+    result = await run_turn(owner, conversation.id, follow.id, KEY, on_text=Sink().on_text, user=follow)
+    assert not result.failed
+    assert llm.chat_requests()[-1].body["messages"] == [*expected, {"role": "user", "content": "Next?"}]
+    # Regenerating that reply (the history is read again, up to the question) sends the same.
+    assert not (await run_turn(owner, conversation.id, follow.id, KEY, on_text=Sink().on_text)).failed
+    assert llm.chat_requests()[-1].body["messages"] == [*expected, {"role": "user", "content": "Next?"}]
+    # The next follow-up is cut again (the cache of the branch just stored is not used for a cut branch).
+    assert result.reply is not None
+    again = UserMessage(id=uuid.uuid4(), parent_id=result.reply.id, text="And then?")
+    assert not (
+        await run_turn(owner, conversation.id, again.id, KEY, on_text=Sink().on_text, user=again)
+    ).failed
+    sent = llm.chat_requests()[-1].body["messages"]
+    assert len(sent) == cap + 1 and sent[0] == expected[0]  # 54 ... 251, "Next?", "Noted.", "And then?"
+    assert sent[-3:] == [
+        {"role": "user", "content": "Next?"},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "And then?"},
+    ]
