@@ -102,4 +102,12 @@
     keyboardRow = null;
     if (link) link.focus();
   });
+
+  // On a phone, following a link in the drawer (a conversation, New chat, Settings) closes the drawer.
+  document.addEventListener("click", (e) => {
+    const link = e.target instanceof Element && e.target.closest("[data-vaul-drawer] a[href]");
+    if (!link || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const close = link.closest("[data-vaul-drawer]").querySelector("button[aria-label='Close']");
+    if (close) setTimeout(() => close.click(), 0);
+  });
 })();

@@ -125,22 +125,25 @@ def top_bar(drawer: rx.Component | None = None) -> rx.Component:
                 ),
                 rx.drawer.overlay(),
                 rx.drawer.portal(
-                    rx.drawer.content(
-                        rx.vstack(
-                            rx.drawer.close(
-                                rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                    # The portal leaves the page's themed tree: the tenant's accent again.
+                    branded(
+                        rx.drawer.content(
+                            rx.vstack(
+                                rx.drawer.close(
+                                    rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                                ),
+                                drawer if drawer is not None else nav_items(),
+                                padding="16px",
+                                width="100%",
+                                height="100%",
+                                overflow_y="auto",
+                                class_name="solo-drawer",  # a sidebar inside fills it; only its list scrolls
                             ),
-                            drawer if drawer is not None else nav_items(),
-                            padding="16px",
-                            width="100%",
+                            background=rx.color("gray", 1),
                             height="100%",
-                            overflow_y="auto",
-                            class_name="solo-drawer",  # a sidebar inside fills it; only its list scrolls
-                        ),
-                        background=rx.color("gray", 1),
-                        height="100%",
-                        width="300px",
-                        max_width="85vw",
+                            width="300px",
+                            max_width="85vw",
+                        )
                     )
                 ),
                 direction="left",
@@ -203,15 +206,19 @@ def verify_banner() -> rx.Component:
         rx.callout.root(
             rx.callout.icon(rx.icon("mail")),
             rx.callout.text(
-                "Confirm your email: we sent a link to ",
-                rx.text.strong(SessionState.user_email),
-                ". ",
+                # On a phone the short form, so that the button stays in view.
+                rx.el.span("Confirm your email. ", display=["inline", "none"]),
+                rx.el.span(
+                    "Confirm your email: we sent a link to ",
+                    rx.text.strong(SessionState.user_email),
+                    ". ",
+                    display=["none", "inline"],
+                ),
                 rx.button(
-                    "Resend",
+                    "Email me the link again",  # not "…send…": pages have their own Send buttons
                     variant="ghost",
                     size="1",
                     on_click=VerifyBannerState.resend,
-                    aria_label="Email me the link again",  # not "…send…": pages have their own Send buttons
                 ),
                 " ",
                 VerifyBannerState.sent,

@@ -116,6 +116,7 @@ def conversation_item(c: rx.Var) -> rx.Component:
             underline="none",
             color="inherit",
             class_name="solo-conv-link",
+            _hover={"color": "inherit"},  # rx.link turns accent-8 on hover: the row's background says it
             aria_keyshortcuts=MENU_KEYS,
             aria_current=rx.cond(c["id"] == ChatState.conversation_id, "page", None),
         ),
@@ -389,6 +390,7 @@ def search_box() -> rx.Component:
             width="100%",
             type="search",
             auto_complete="off",
+            max_length=500,
             custom_attrs={"data-search-as-you-type": "1"},
         ),
         on_submit=SidebarState.search,
@@ -441,6 +443,7 @@ def search_results() -> rx.Component:
                 underline="none",
                 color="inherit",
                 class_name="solo-result",
+                _hover={"color": "inherit"},
             ),
         ),
         width="100%",
@@ -489,6 +492,7 @@ def sidebar_content() -> rx.Component:
                 href="/",
                 underline="none",
                 class_name="solo-new-chat",
+                _hover={"color": rx.color("accent", 11)},
             ),
             search_box(),
             rx.hstack(

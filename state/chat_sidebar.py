@@ -118,7 +118,10 @@ class SidebarState(rx.State):
         self.view = self._valid_view(self.view)
         await self._reload(ctx, reset=True)
         if self.search_query:
-            await self._search(ctx)
+            try:
+                await self._search(ctx)
+            except ServiceError:
+                self.search_query, self.results, self.results_cut = "", [], False
 
     async def _reload(self, ctx: Ctx, *, reset: bool) -> None:
         cursor = None if reset else self._cursor or None

@@ -29,9 +29,18 @@ SCREENS = PROJECT_ROOT / ".data" / "test" / "screens" if os.environ.get("SOLO_SC
 
 
 async def shot(page: Page, name: str, *, full: bool = False) -> None:
-    if SCREENS is not None:
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(Path(SCREENS) / f"{name}.png"), full_page=full)
+    """Light and dark."""
+    if SCREENS is None:
+        return
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(Path(SCREENS) / f"{name}.png"), full_page=full)
+    await page.emulate_media(color_scheme="dark")
+    try:
+        await page.wait_for_timeout(150)
+        await page.screenshot(path=str(Path(SCREENS) / f"{name}-dark.png"), full_page=full)
+    finally:
+        await page.emulate_media(color_scheme="light")
+        await page.wait_for_timeout(150)
 
 
 @pytest.fixture
@@ -136,6 +145,20 @@ async def test_many_conversations_only_the_list_scrolls(member: Page) -> None:
         await in_window(member, part)
     await page_fits(member)
     await shot(member, "sidebar-phone-drawer-end")
+    # Menus and dialogs opened in the drawer show above it (a covered button could not be clicked).
+    await drawer.get_by_role("button", name="Actions for Shopping trip 01 (yoga, jogging)").click()
+    await member.get_by_role("menuitem", name="Rename…").click()
+    await member.get_by_role("textbox", name="Name").fill("Shopping trip 01 renamed")
+    await member.get_by_role("button", name="Save").click()
+    await expect(drawer.get_by_role("link", name="Shopping trip 01 renamed")).to_be_visible()
+    await drawer.get_by_role("button", name="Folders and tags").click()
+    await shot(member, "sidebar-phone-manage")
+    await member.get_by_role("button", name="Done").click()
+    # Opening a conversation from the drawer closes it.
+    await drawer.get_by_role("link", name="Shopping trip 00 (yoga, jogging)").click()
+    await expect(member).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
+    await expect(member.get_by_role("dialog")).to_have_count(0)
+    await page_fits(member)
 
 
 async def shot_zoomed(page: Page) -> None:
