@@ -330,7 +330,12 @@ class SidebarState(rx.State):
         self.manage_open, self.manage_error, self.label_edit, self.label_delete = False, "", "", ""
 
     @rx.event
-    def start_label_edit(self, key: str):
+    async def start_label_edit(self, key: str):
+        try:
+            await require_user(self)
+        except ServiceError as exc:
+            self.manage_error = str(exc)
+            return
         if self._label(str(key)) is not None:
             self.label_edit, self.manage_error = str(key), ""
 
@@ -380,7 +385,12 @@ class SidebarState(rx.State):
         return rx.set_value(f"new-{kind}-name", "")
 
     @rx.event
-    def ask_label_delete(self, key: str):
+    async def ask_label_delete(self, key: str):
+        try:
+            await require_user(self)
+        except ServiceError as exc:
+            self.manage_error = str(exc)
+            return
         label = self._label(str(key))
         if label is None:
             return

@@ -128,6 +128,11 @@ async def test_many_conversations_only_the_list_scrolls(member: Page) -> None:
     await page_fits(member)
     await shot(member, "sidebar-desktop-35-end")
 
+    # At any width the page fits the window (the sidebar hides below 768 px, the drawer has it).
+    for width in (1024, 800, 767, 600):
+        await member.set_viewport_size(ViewportSize(width=width, height=700))
+        await page_fits(member)
+
     # The phone: the drawer, its list scrolls, its head and foot stay; the page still fits.
     await member.set_viewport_size(PHONE)
     await page_fits(member)
