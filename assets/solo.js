@@ -1,13 +1,27 @@
-// Clicks a button marked data-autoload when it scrolls into view (the sidebar's "Load more"), so long
-// conversation lists load page by page as the user scrolls. The button stays for keyboard users.
+// Every page (see components/shell.py).
+// The skip link: its click moves the focus to the message box when the page has one (and it is enabled),
+// else to the page's main content. Handled before React sees the click, so no navigation happens.
 (() => {
-  const seen = new WeakSet();
-  const io = new IntersectionObserver((entries) => {
-    for (const e of entries) if (e.isIntersecting && !e.target.disabled) e.target.click();
-  });
-  const scan = () => document.querySelectorAll("[data-autoload]").forEach((el) => {
-    if (!seen.has(el)) { seen.add(el); io.observe(el); }
-  });
-  new MutationObserver(scan).observe(document.documentElement, { childList: true, subtree: true });
-  scan();
+  if (window.soloSkipLink) return;
+  window.soloSkipLink = true;
+  const target = () =>
+    document.querySelector("#message-input:not([disabled])") ||
+    document.getElementById("main-content") ||
+    document.getElementById("messages") ||
+    document.querySelector("main, [role=main]");
+  window.addEventListener(
+    "click",
+    (e) => {
+      const link = e.target instanceof Element && e.target.closest("[data-skip-link]");
+      if (!link) return;
+      e.preventDefault();
+      e.stopPropagation();
+      const to = target();
+      if (!to) return;
+      if (!to.matches("input, textarea, select, button, a[href], [tabindex]")) to.setAttribute("tabindex", "-1");
+      to.focus();
+      to.scrollIntoView({ block: "nearest" });
+    },
+    true,
+  );
 })();

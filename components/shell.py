@@ -72,8 +72,7 @@ def user_menu() -> rx.Component:
             rx.menu.item(
                 rx.color_mode_cond(light=rx.icon("moon", size=14), dark=rx.icon("sun", size=14)),
                 rx.color_mode_cond(light="Dark mode", dark="Light mode"),
-                on_select=rx.toggle_color_mode,
-                aria_label="Toggle dark mode",
+                on_select=rx.toggle_color_mode,  # named by its visible text: "Dark mode" or "Light mode"
             ),
             rx.menu.separator(),
             rx.menu.item(rx.icon("log_out", size=14), "Log out", on_select=SessionState.log_out, color="red"),
@@ -108,6 +107,9 @@ def nav_items(*, chat: bool = True) -> rx.Component:
     )
 
 
+TOP_BAR_HEIGHT = "58px"
+
+
 def top_bar(drawer: rx.Component | None = None) -> rx.Component:
     """The top bar; on phones its menu button opens `drawer` (the navigation by default)."""
     return rx.hstack(
@@ -123,21 +125,25 @@ def top_bar(drawer: rx.Component | None = None) -> rx.Component:
                 ),
                 rx.drawer.overlay(),
                 rx.drawer.portal(
-                    rx.drawer.content(
-                        rx.vstack(
-                            rx.drawer.close(
-                                rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                    # The portal leaves the page's themed tree: the tenant's accent again.
+                    branded(
+                        rx.drawer.content(
+                            rx.vstack(
+                                rx.drawer.close(
+                                    rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                                ),
+                                drawer if drawer is not None else nav_items(),
+                                padding="16px",
+                                width="100%",
+                                height="100%",
+                                overflow_y="auto",
+                                class_name="solo-drawer",  # a sidebar inside fills it; only its list scrolls
                             ),
-                            drawer if drawer is not None else nav_items(),
-                            padding="16px",
-                            width="100%",
+                            background=rx.color("gray", 1),
                             height="100%",
-                            overflow_y="auto",
-                        ),
-                        background=rx.color("gray", 1),
-                        height="100%",
-                        width="300px",
-                        max_width="85vw",
+                            width="300px",
+                            max_width="85vw",
+                        )
                     )
                 ),
                 direction="left",
@@ -145,21 +151,29 @@ def top_bar(drawer: rx.Component | None = None) -> rx.Component:
             rx.link(
                 rx.hstack(
                     brand_mark(),
-                    rx.heading(SessionState.tenant_name, size="4", id="tenant-name"),
+                    rx.heading(
+                        SessionState.tenant_name, size="4", id="tenant-name", class_name="solo-ellipsis"
+                    ),
                     align="center",
                     spacing="2",
+                    min_width="0",
                 ),
                 href="/",
                 underline="none",
                 color="inherit",
+                min_width="0",
             ),
             align="center",
             spacing="2",
+            min_width="0",
         ),
         user_menu(),
         justify="between",
         align="center",
-        padding="10px 16px",
+        # Exactly TOP_BAR_HEIGHT: full-height pages (the chat) subtract it from the window's height.
+        height=TOP_BAR_HEIGHT,
+        flex_shrink="0",
+        padding="0 16px",
         border_bottom=f"3px solid {rx.color('accent', 9)}",
         background=rx.color("gray", 1),
         width="100%",
@@ -192,15 +206,19 @@ def verify_banner() -> rx.Component:
         rx.callout.root(
             rx.callout.icon(rx.icon("mail")),
             rx.callout.text(
-                "Confirm your email: we sent a link to ",
-                rx.text.strong(SessionState.user_email),
-                ". ",
+                # On a phone the short form, so that the button stays in view.
+                rx.el.span("Confirm your email. ", display=["inline", "none"]),
+                rx.el.span(
+                    "Confirm your email: we sent a link to ",
+                    rx.text.strong(SessionState.user_email),
+                    ". ",
+                    display=["none", "inline"],
+                ),
                 rx.button(
-                    "Resend",
+                    "Email me the link again",  # not "…send…": pages have their own Send buttons
                     variant="ghost",
                     size="1",
                     on_click=VerifyBannerState.resend,
-                    aria_label="Email me the link again",  # not "…send…": pages have their own Send buttons
                 ),
                 " ",
                 VerifyBannerState.sent,
@@ -219,6 +237,38 @@ def verify_banner() -> rx.Component:
     )
 
 
+def skip_link() -> rx.Component:
+    """The first Tab stop of a signed-in page, visible only when focused: to the message box where the page
+    has one, else to its main content (assets/solo.js moves the focus; the text follows the page)."""
+    return rx.el.a(
+        rx.el.span("Skip to message box", class_name="solo-skip-message"),
+        rx.el.span("Skip to main content", class_name="solo-skip-main"),
+        href="#main-content",
+        class_name="solo-skip-link",
+        custom_attrs={"data-skip-link": "1"},
+        style={
+            "position": "absolute",
+            "left": "8px",
+            "top": "-200px",
+            "z_index": "1000",
+            "padding": "8px 14px",
+            "border_radius": "6px",
+            "background": rx.color("accent", 9),
+            "color": "white",
+            "font_weight": "500",
+            "text_decoration": "none",
+            "&:focus": {
+                "top": "8px",
+                "outline": f"2px solid {rx.color('accent', 12)}",
+                "outline_offset": "2px",
+            },
+            "body:has(#message-input) & .solo-skip-main, body:not(:has(#message-input)) & .solo-skip-message": {
+                "display": "none"
+            },
+        },
+    )
+
+
 def signed_in(*children: rx.Component) -> rx.Component:
     """The frame of every signed-in page (on_load must include SessionState.load_private): the tenant's
     branding, "no such workspace" for unknown hosts, a spinner until the server has said who is asking."""
@@ -228,6 +278,7 @@ def signed_in(*children: rx.Component) -> rx.Component:
             rx.cond(
                 SessionState.ready & SessionState.signed_in,
                 rx.vstack(
+                    skip_link(),
                     verify_banner(),
                     *children,
                     spacing="0",
@@ -251,6 +302,10 @@ def app_shell(title: str, body: Callable[[], rx.Component]) -> rx.Component:
             rx.box(
                 rx.heading(title, size="6", margin_bottom="16px"),
                 body(),
+                id="main-content",  # where the skip link leads
+                role="main",
+                tab_index=-1,
+                outline="none",
                 padding=["16px", "24px"],
                 width="100%",
                 max_width="960px",
@@ -260,6 +315,18 @@ def app_shell(title: str, body: Callable[[], rx.Component]) -> rx.Component:
             width="100%",
             flex="1",
         ),
+    )
+
+
+def color_mode_button() -> rx.Component:
+    """Switches light and dark; named by what it shows ("Dark mode" or "Light mode")."""
+    return rx.button(
+        rx.color_mode_cond(light=rx.icon("moon", size=14), dark=rx.icon("sun", size=14)),
+        rx.color_mode_cond(light="Dark mode", dark="Light mode"),
+        variant="ghost",
+        color_scheme="gray",
+        size="1",
+        on_click=rx.toggle_color_mode,
     )
 
 
@@ -281,7 +348,7 @@ def auth_card(title: str, *children: rx.Component) -> rx.Component:
                         size="4",
                         width="100%",
                     ),
-                    rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
+                    color_mode_button(),
                     spacing="5",
                     align="center",
                     width="100%",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col
 
@@ -65,3 +65,18 @@ async def untag_conversation(ctx: Ctx, conversation_id: uuid.UUID, tag_id: uuid.
                 col(ConversationTag.conversation_id) == conversation_id, col(ConversationTag.tag_id) == tag_id
             )
         )
+
+
+async def tag_usage(ctx: Ctx) -> dict[uuid.UUID, int]:
+    """How many of the user's conversations (archived ones too) carry each of their tags; unused tags are
+    left out."""
+    require(ctx, "workspace.use")
+    tag = col(ConversationTag.tag_id)
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = await session.execute(
+            select(tag, func.count())
+            .join(Tag, col(Tag.id) == tag)
+            .where(col(Tag.user_id) == ctx.user_id)
+            .group_by(tag)
+        )
+        return {r[0]: int(r[1]) for r in rows}

@@ -64,7 +64,7 @@ async def test_sign_up_log_out_log_in_and_dark_mode(app_server, page: Page) -> N
     html = page.locator("html")
     await expect(html).not_to_have_class(re.compile(r"\bdark\b"))
     await page.get_by_role("button", name="Account", exact=True).click()
-    await page.get_by_role("menuitem", name="Toggle dark mode").click()
+    await page.get_by_role("menuitem", name="Dark mode").click()
     await expect(html).to_have_class(re.compile(r"\bdark\b"))
     await page.reload()
     await expect(page.get_by_role("button", name="Account", exact=True)).to_contain_text("Ada Lovelace")
