@@ -47,17 +47,54 @@ def _row(m: rx.Var) -> rx.Component:
                         size="1",
                         color_scheme="red",
                         variant="soft",
-                        on_click=MembersState.set_status(m["id"], "suspended"),
+                        aria_label="Suspend " + m["email"].to(str),
+                        on_click=MembersState.ask_suspend(m["id"]),
                     ),
                     rx.button(
                         "Restore",
                         size="1",
                         variant="soft",
-                        on_click=MembersState.set_status(m["id"], "active"),
+                        aria_label="Restore " + m["email"].to(str),
+                        on_click=MembersState.restore(m["id"]),
                     ),
                 ),
             )
         ),
+    )
+
+
+def _search() -> rx.Component:
+    # A controlled rx.input with on_change is a DebounceInput: the search runs 300 ms after typing stops.
+    return rx.input(
+        value=MembersState.query,
+        on_change=MembersState.search,
+        placeholder="Search by name or email",
+        aria_label="Search members",
+        type="search",
+        size="2",
+        width="100%",
+        max_width="360px",
+    )
+
+
+def _confirm_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(MembersState.confirm_title),
+            rx.alert_dialog.description(MembersState.confirm_text),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(MembersState.confirm_button, color_scheme="red", on_click=MembersState.confirm)
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="480px",
+        ),
+        open=MembersState.confirm_open,
+        on_open_change=MembersState.confirm_changed,
     )
 
 
@@ -67,20 +104,34 @@ def _body() -> rx.Component:
         notice_callout(MembersState.notice),
         rx.cond(
             MembersState.allowed,
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ("Member", "Role", "Status", "Joined", "")
-                            ]
-                        )
+            rx.vstack(
+                _search(),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                *[
+                                    rx.table.column_header_cell(h)
+                                    for h in ("Member", "Role", "Status", "Joined", "")
+                                ]
+                            )
+                        ),
+                        rx.table.body(rx.foreach(MembersState.members, _row)),
+                        width="100%",
                     ),
-                    rx.table.body(rx.foreach(MembersState.members, _row)),
+                    overflow_x="auto",
                     width="100%",
                 ),
-                overflow_x="auto",
+                rx.cond(
+                    (MembersState.members.length() == 0) & (MembersState.query != ""),
+                    rx.text("No members match “", MembersState.query, "”.", size="2", color_scheme="gray"),
+                ),
+                rx.cond(
+                    MembersState.has_more,
+                    rx.button("Load more", variant="soft", size="2", on_click=MembersState.load_more),
+                ),
+                _confirm_dialog(),
+                spacing="3",
                 width="100%",
             ),
         ),
