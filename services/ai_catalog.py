@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import logging
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -362,6 +364,9 @@ async def check_provider(cfg: ProviderConfig) -> list[str]:
     """Ask the provider for its models with the configuration as it would be saved: the models it offers,
     or ProviderUnreachable. Runs outside any database transaction."""
     url = cfg.base_url or _SDK_URLS.get(cfg.kind, cfg.kind)
+    adapter = "services.llm.anthropic_provider" if cfg.kind == "anthropic" else "services.llm.openai_compat"
+    if adapter not in sys.modules:  # the first import of an SDK takes seconds: not on the event loop
+        await asyncio.to_thread(importlib.import_module, adapter)
     probe = make_provider(
         ProviderConfig(
             id=cfg.id, kind=cfg.kind, label=cfg.label, api_key=cfg.api_key, base_url=cfg.base_url,

@@ -11,11 +11,10 @@ from state.session import SessionState
 
 
 def _providers() -> rx.Component:
+    # Two columns, so that a phone shows the whole row (and the Remove button).
     return rx.table.root(
         rx.table.header(
-            rx.table.row(
-                *[rx.table.column_header_cell(h) for h in ("Provider", "Source", "Key", "Models", "")]
-            )
+            rx.table.row(rx.table.column_header_cell("Provider"), rx.table.column_header_cell(""))
         ),
         rx.table.body(
             rx.foreach(
@@ -24,14 +23,28 @@ def _providers() -> rx.Component:
                     rx.table.cell(
                         rx.vstack(
                             rx.text(p["label"], weight="medium"),
-                            rx.text(p["kind"], " ", p["base_url"], size="1", color_scheme="gray"),
+                            rx.text(
+                                p["kind"],
+                                " ",
+                                p["base_url"],
+                                size="1",
+                                color_scheme="gray",
+                                style={"word_break": "break-all"},
+                            ),
+                            rx.hstack(
+                                rx.badge(p["source"], color_scheme="gray", variant="surface"),
+                                rx.text("key ", rx.code(p["key_hint"]), size="1"),
+                                rx.text(
+                                    p["count"], rx.cond(p["count"] == "1", " model", " models"), size="1"
+                                ),
+                                spacing="3",
+                                align="center",
+                                wrap="wrap",
+                            ),
                             rx.cond(p["error"] != "", rx.text(p["error"], size="1", color_scheme="red")),
-                            spacing="0",
+                            spacing="1",
                         )
                     ),
-                    rx.table.cell(p["source"]),
-                    rx.table.cell(rx.code(p["key_hint"])),
-                    rx.table.cell(p["count"]),
                     rx.table.cell(
                         rx.cond(
                             p["source"] == "workspace",
@@ -43,8 +56,10 @@ def _providers() -> rx.Component:
                                 aria_label="Remove " + p["label"].to(str),
                                 on_click=AdminModelsState.ask_remove(p["id"]),
                             ),
-                        )
+                        ),
+                        text_align="right",
                     ),
+                    align="center",
                 ),
             )
         ),

@@ -14,11 +14,13 @@ from state.session import SessionState
 
 
 def _row(m: rx.Var) -> rx.Component:
+    # Three columns, so that a phone shows the whole row: who (and since when), role, status and action.
     return rx.table.row(
         rx.table.cell(
             rx.vstack(
                 rx.text(m["name"], weight="medium"),
-                rx.text(m["email"], size="1", color_scheme="gray"),
+                rx.text(m["email"], size="1", color_scheme="gray", style={"word_break": "break-all"}),
+                rx.text("joined ", m["joined"], size="1", color_scheme="gray"),
                 spacing="0",
             )
         ),
@@ -33,33 +35,36 @@ def _row(m: rx.Var) -> rx.Component:
             )
         ),
         rx.table.cell(
-            rx.badge(m["status"], color_scheme=rx.cond(m["status"] == "active", "green", "red")),
-        ),
-        rx.table.cell(m["joined"]),
-        rx.table.cell(
-            rx.cond(
-                m["is_me"] != "",
-                rx.text("you", size="1", color_scheme="gray"),
+            rx.flex(
+                rx.badge(m["status"], color_scheme=rx.cond(m["status"] == "active", "green", "red")),
                 rx.cond(
-                    m["status"] == "active",
-                    rx.button(
-                        "Suspend",
-                        size="1",
-                        color_scheme="red",
-                        variant="soft",
-                        aria_label="Suspend " + m["email"].to(str),
-                        on_click=MembersState.ask_suspend(m["id"]),
-                    ),
-                    rx.button(
-                        "Restore",
-                        size="1",
-                        variant="soft",
-                        aria_label="Restore " + m["email"].to(str),
-                        on_click=MembersState.restore(m["id"]),
+                    m["is_me"] != "",
+                    rx.text("you", size="1", color_scheme="gray"),
+                    rx.cond(
+                        m["status"] == "active",
+                        rx.button(
+                            "Suspend",
+                            size="1",
+                            color_scheme="red",
+                            variant="soft",
+                            aria_label="Suspend " + m["email"].to(str),
+                            on_click=MembersState.ask_suspend(m["id"]),
+                        ),
+                        rx.button(
+                            "Restore",
+                            size="1",
+                            variant="soft",
+                            aria_label="Restore " + m["email"].to(str),
+                            on_click=MembersState.restore(m["id"]),
+                        ),
                     ),
                 ),
-            )
+                gap="2",
+                align="start",
+                direction=rx.breakpoints(initial="column", sm="row"),
+            ),
         ),
+        align="center",
     )
 
 
@@ -106,21 +111,21 @@ def _body() -> rx.Component:
             MembersState.allowed,
             rx.vstack(
                 _search(),
-                rx.box(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                *[
-                                    rx.table.column_header_cell(h)
-                                    for h in ("Member", "Role", "Status", "Joined", "")
-                                ]
-                            )
+                rx.cond(
+                    MembersState.members.length() > 0,
+                    rx.box(
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    *[rx.table.column_header_cell(h) for h in ("Member", "Role", "Status")]
+                                )
+                            ),
+                            rx.table.body(rx.foreach(MembersState.members, _row)),
+                            width="100%",
                         ),
-                        rx.table.body(rx.foreach(MembersState.members, _row)),
+                        overflow_x="auto",
                         width="100%",
                     ),
-                    overflow_x="auto",
-                    width="100%",
                 ),
                 rx.cond(
                     (MembersState.members.length() == 0) & (MembersState.query != ""),

@@ -157,6 +157,7 @@ def _session_row(s: rx.Var, i: rx.Var) -> rx.Component:
                     variant="soft",
                     color_scheme="gray",
                     aria_label="Log out of this device",
+                    white_space="nowrap",
                     on_click=SettingsState.revoke_session(i),
                 ),
                 rx.button(

@@ -128,7 +128,8 @@ async def test_admin_adds_an_unreachable_provider_then_removes_it(
     await page.get_by_role("button", name="Save provider").click()
     form = page.locator("#provider-form")
     await expect(form.get_by_role("alert")).to_have_text(
-        f"Couldn't reach {dead}: no answer (the connection was refused or broke). Check the address and key."
+        f"Couldn't reach {dead}: no answer (the connection was refused or broke). Check the address and key.",
+        timeout=20_000,  # the first check in a fresh app loads the provider SDK
     )
     await expect(page.get_by_text(re.compile("saved", re.IGNORECASE))).to_have_count(0)  # one message
     await expect(page.get_by_role("row").filter(has_text="Dead Llama")).to_have_count(0)
