@@ -84,6 +84,8 @@ def import_export_controls() -> rx.Component:
         ),
         spacing="2",
         width="100%",
+        # An outcome belongs to the page it happened on: gone after a reload or on another page.
+        on_mount=ChatIOState.page_opened,
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import logging
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from services.crypto import decrypt, encrypt, hint
 from services.db import global_session, tenant_session
 from services.errors import NotFound, ValidationError
 from services.llm import Provider, ProviderRequestError
+from services.llm.events import ProviderError
 from services.llm.registry import (
     PROVIDER_KINDS,
     ProviderConfig,
@@ -323,11 +326,74 @@ async def set_default_model(ctx: Ctx, key: str) -> None:
     await _update_llm_settings(ctx, default=key)
 
 
+class ProviderUnreachable(ValidationError):
+    """The provider did not answer the check before saving; nothing was saved. `str()` says why in plain
+    words; the admin may save it anyway (a provider that is down for a while)."""
+
+    def __init__(self, url: str, reason: str, *, hint: str = "Check the address and key.") -> None:
+        super().__init__(f"Couldn't reach {url}: {reason}. {hint}")
+        self.url = url
+        self.reason = reason
+
+
+CHECK_TIMEOUT = 10.0  # seconds the check before saving waits for the provider's list of models
+_SDK_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+
+
+def _reason(error: ProviderError) -> tuple[str, str]:
+    """(why, what to check) from a provider's (redacted) error, in plain words."""
+    from services.netguard import NOT_PUBLIC
+
+    status = error.status_code
+    if NOT_PUBLIC in error.message or "not public" in error.message:
+        return "it is not a public address", "A workspace's providers must be on the public internet."
+    if status is None:
+        return "no answer (the connection was refused or broke)", "Check the address and key."
+    if status in (401, 403):
+        return f"it refused the API key (HTTP {status})", "Check the key."
+    if status == 404:
+        return "nothing answers there (HTTP 404)", "Check the address (it often ends in /v1)."
+    if status == 429:
+        return "it is rate limiting requests (HTTP 429)", "Try again shortly, or save anyway."
+    if status >= 500:
+        return f"it had an error (HTTP {status})", "Try again shortly, or save anyway."
+    return f"it refused the request (HTTP {status})", "Check the address and key."
+
+
+async def check_provider(cfg: ProviderConfig) -> list[str]:
+    """Ask the provider for its models with the configuration as it would be saved: the models it offers,
+    or ProviderUnreachable. Runs outside any database transaction."""
+    url = cfg.base_url or _SDK_URLS.get(cfg.kind, cfg.kind)
+    adapter = "services.llm.anthropic_provider" if cfg.kind == "anthropic" else "services.llm.openai_compat"
+    if adapter not in sys.modules:  # the first import of an SDK takes seconds: not on the event loop
+        await asyncio.to_thread(importlib.import_module, adapter)
+    probe = make_provider(
+        ProviderConfig(
+            id=cfg.id, kind=cfg.kind, label=cfg.label, api_key=cfg.api_key, base_url=cfg.base_url,
+            public_only=True,
+        ),
+        timeout=CHECK_TIMEOUT,
+    )  # fmt: skip
+    try:
+        return await asyncio.wait_for(probe.list_models(), CHECK_TIMEOUT)
+    except ProviderRequestError as exc:
+        reason, what = _reason(exc.error)
+        raise ProviderUnreachable(url, reason, hint=what) from exc
+    except TimeoutError as exc:
+        raise ProviderUnreachable(url, f"no answer within {CHECK_TIMEOUT:.0f} seconds") from exc
+    finally:
+        await probe.aclose()
+
+
 async def save_workspace_provider(
     ctx: Ctx, *, provider_id: str, kind: str, label: str, base_url: str = "", api_key: str = "",
-    models: list[str] | None = None,
+    models: list[str] | None = None, check: bool = True,
 ) -> ProviderSummary:  # fmt: skip
-    """Add or update a provider of this workspace. An empty api_key on update keeps the stored one."""
+    """Add or update a provider of this workspace. An empty api_key on update keeps the stored one.
+
+    With `check` (the default) the provider must answer a request for its models first, with the address
+    and key as given; otherwise nothing is saved and ProviderUnreachable says why. `check=False` saves a
+    provider that is down for the moment ("Save anyway")."""
     require(ctx, "models.manage")
     provider_id = provider_id.strip().lower()
     if kind not in PROVIDER_KINDS:
@@ -340,17 +406,34 @@ async def save_workspace_provider(
     if base_url:
         await check_public_url(base_url)  # a tenant's URL: public servers only (SSRF)
     names = [m.strip() for m in (models or []) if m.strip()]
+    label = label.strip() or provider_id
     try:
-        ProviderConfig(id=provider_id, kind=kind, label=label.strip() or provider_id)  # type: ignore[arg-type]
+        cfg = ProviderConfig(id=provider_id, kind=kind, label=label)  # type: ignore[arg-type]
     except ProviderConfigError as exc:
         raise ValidationError(str(exc)) from exc
+    if check:
+        key = api_key.strip()
+        if not key:  # an update that keeps the stored key is checked with that key
+            async with tenant_session(ctx.tenant_id) as session:
+                stored = (
+                    await session.exec(
+                        select(TenantProvider.api_key_encrypted).where(
+                            TenantProvider.provider_id == provider_id
+                        )
+                    )
+                ).first()
+            try:
+                key = decrypt(stored) if stored else ""
+            except ValueError:
+                key = ""
+        await check_provider(ProviderConfig(cfg.id, cfg.kind, label, key or None, base_url or None))
     async with tenant_session(ctx.tenant_id) as session:
         row = (
             await session.exec(select(TenantProvider).where(TenantProvider.provider_id == provider_id))
         ).first()
         if row is None:
             row = TenantProvider(tenant_id=ctx.tenant_id, provider_id=provider_id, kind=kind, label=label)
-        row.kind, row.label = kind, label.strip() or provider_id
+        row.kind, row.label = kind, label
         row.base_url = base_url or None
         row.models = names
         if api_key.strip():

@@ -23,6 +23,32 @@ log = logging.getLogger("solo.chat")
 _SHOWN_SKIPS = 50  # skipped conversations listed in the page (the rest are counted)
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 conversation', '2 conversations', '0 conversations'."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def progress_text(name: str, p: chat.ImportProgress) -> str:
+    skipped = f", {p.skipped} skipped" if p.skipped else ""
+    return (
+        f"Importing {name}: {p.percent}% read, {plural(p.conversations, 'conversation')} imported{skipped}…"
+    )
+
+
+def result_text(result: chat.ImportResult) -> str:
+    skipped = len(result.skipped)
+    note = ""
+    if skipped:
+        verb = "was" if skipped == 1 else "were"
+        note = f" {plural(skipped, 'conversation')} {verb} not imported (listed below)."
+    if not result.conversations:
+        return f"No conversation was imported.{note}"
+    return (
+        f"Imported {plural(result.conversations, 'conversation')} "
+        f"({plural(result.messages, 'message')}).{note}"
+    )
+
+
 def _download(token: str, filename: str) -> Any:
     return rx.download(url=f"/api/export/{token}", filename=filename)
 
@@ -74,10 +100,7 @@ class ChatIOState(rx.State):
 
         async def progress(p: chat.ImportProgress) -> None:
             async with self:
-                skipped = f", {p.skipped} skipped" if p.skipped else ""
-                self.import_status = (
-                    f"Importing {name}: {p.percent}% read, {p.conversations} imported{skipped}…"
-                )
+                self.import_status = progress_text(name, p)
 
         try:
             path = await asyncio.to_thread(transfers.claim_upload, ctx, token)
@@ -108,10 +131,7 @@ class ChatIOState(rx.State):
 
     def _show_result(self, result: chat.ImportResult) -> None:
         skipped = len(result.skipped)
-        note = f" {skipped} could not be imported (listed below)." if skipped else ""
-        self.import_status = (
-            f"Imported {result.conversations} conversations ({result.messages} messages).{note}"
-        )
+        self.import_status = result_text(result)
         self.import_skipped = [s.reason for s in result.skipped[:_SHOWN_SKIPS]]
         if skipped > _SHOWN_SKIPS:
             self.import_skipped.append(f"… and {skipped - _SHOWN_SKIPS} more.")
@@ -119,6 +139,15 @@ class ChatIOState(rx.State):
     @rx.event
     def dismiss_import(self):
         self.import_status, self.import_error, self.import_skipped = "", "", []
+
+    @rx.event
+    def page_opened(self):
+        """The controls were mounted (a page load or another page): an outcome shown before is not shown
+        again. An import or export still running keeps its progress."""
+        if not self.importing:
+            self.import_status, self.import_error, self.import_skipped = "", "", []
+        if not self.export_status.startswith("Preparing"):
+            self.export_status = ""
 
     # Export ---------------------------------------------------------------------------------------------
 

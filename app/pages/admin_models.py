@@ -11,11 +11,10 @@ from state.session import SessionState
 
 
 def _providers() -> rx.Component:
+    # Two columns, so that a phone shows the whole row (and the Remove button).
     return rx.table.root(
         rx.table.header(
-            rx.table.row(
-                *[rx.table.column_header_cell(h) for h in ("Provider", "Source", "Key", "Models", "")]
-            )
+            rx.table.row(rx.table.column_header_cell("Provider"), rx.table.column_header_cell(""))
         ),
         rx.table.body(
             rx.foreach(
@@ -24,14 +23,28 @@ def _providers() -> rx.Component:
                     rx.table.cell(
                         rx.vstack(
                             rx.text(p["label"], weight="medium"),
-                            rx.text(p["kind"], " ", p["base_url"], size="1", color_scheme="gray"),
+                            rx.text(
+                                p["kind"],
+                                " ",
+                                p["base_url"],
+                                size="1",
+                                color_scheme="gray",
+                                style={"word_break": "break-all"},
+                            ),
+                            rx.hstack(
+                                rx.badge(p["source"], color_scheme="gray", variant="surface"),
+                                rx.text("key ", rx.code(p["key_hint"]), size="1"),
+                                rx.text(
+                                    p["count"], rx.cond(p["count"] == "1", " model", " models"), size="1"
+                                ),
+                                spacing="3",
+                                align="center",
+                                wrap="wrap",
+                            ),
                             rx.cond(p["error"] != "", rx.text(p["error"], size="1", color_scheme="red")),
-                            spacing="0",
+                            spacing="1",
                         )
                     ),
-                    rx.table.cell(p["source"]),
-                    rx.table.cell(rx.code(p["key_hint"])),
-                    rx.table.cell(p["count"]),
                     rx.table.cell(
                         rx.cond(
                             p["source"] == "workspace",
@@ -40,10 +53,13 @@ def _providers() -> rx.Component:
                                 size="1",
                                 color_scheme="red",
                                 variant="soft",
-                                on_click=AdminModelsState.remove_provider(p["id"]),
+                                aria_label="Remove " + p["label"].to(str),
+                                on_click=AdminModelsState.ask_remove(p["id"]),
                             ),
-                        )
+                        ),
+                        text_align="right",
                     ),
+                    align="center",
                 ),
             )
         ),
@@ -80,6 +96,14 @@ def _models() -> rx.Component:
     )
 
 
+# "Save anyway" submits the same form with force=yes: the typed values (API key included) go from the
+# browser's form, as with "Save provider"; the flag is cleared again right after the submit is read.
+_SAVE_ANYWAY = (
+    "(() => { const f = document.getElementById('provider-form'); if (!f) return; "
+    "f.elements.force.value = 'yes'; f.requestSubmit(); f.elements.force.value = ''; })()"
+)
+
+
 def _add_form() -> rx.Component:
     return rx.form(
         rx.vstack(
@@ -97,7 +121,13 @@ def _add_form() -> rx.Component:
                     id="field-kind",
                     name="kind",
                     class_name="rt-reset",
-                    style={"padding": "6px", "border-radius": "6px", "border": "1px solid var(--gray-7)"},
+                    style={
+                        "padding": "6px",
+                        "border-radius": "6px",
+                        "border": "1px solid var(--gray-7)",
+                        "background": "var(--color-surface)",
+                        "color": "var(--gray-12)",
+                    },
                 ),
                 spacing="1",
             ),
@@ -118,13 +148,59 @@ def _add_form() -> rx.Component:
             field(
                 "Models", "models", placeholder="comma separated; empty = ask the provider", required=False
             ),
-            rx.button("Save provider", type="submit"),
+            rx.el.input(type="hidden", name="force", default_value="", id="provider-force"),
+            error_callout(AdminModelsState.add_error),
+            notice_callout(AdminModelsState.add_notice),
+            rx.hstack(
+                rx.button("Save provider", type="submit"),
+                rx.cond(
+                    AdminModelsState.add_unreachable,
+                    rx.button(
+                        "Save anyway",
+                        type="button",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=rx.call_script(_SAVE_ANYWAY),
+                    ),
+                ),
+                rx.cond(
+                    AdminModelsState.add_unreachable,
+                    rx.text("if it is only down for now", size="1", color_scheme="gray"),
+                ),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
             spacing="3",
             width="100%",
             max_width="560px",
         ),
+        id="provider-form",
+        key=AdminModelsState.form_key,
         on_submit=AdminModelsState.save_provider,
-        reset_on_submit=True,
+    )
+
+
+def _remove_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Remove " + AdminModelsState.remove_label + "?"),
+            rx.alert_dialog.description(
+                "Members can no longer chat with its models, and its stored API key is deleted. "
+                "Existing conversations are kept. To use it again, add it again with its key."
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button("Remove provider", color_scheme="red", on_click=AdminModelsState.confirm_remove)
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+        ),
+        open=AdminModelsState.remove_open,
+        on_open_change=AdminModelsState.remove_dialog_changed,
     )
 
 
@@ -154,6 +230,7 @@ def _body() -> rx.Component:
                 rx.card(
                     rx.vstack(rx.heading("Add a provider", size="4"), _add_form(), width="100%"), width="100%"
                 ),
+                _remove_dialog(),
                 spacing="4",
                 width="100%",
             ),

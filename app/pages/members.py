@@ -14,11 +14,13 @@ from state.session import SessionState
 
 
 def _row(m: rx.Var) -> rx.Component:
+    # Three columns, so that a phone shows the whole row: who (and since when), role, status and action.
     return rx.table.row(
         rx.table.cell(
             rx.vstack(
                 rx.text(m["name"], weight="medium"),
-                rx.text(m["email"], size="1", color_scheme="gray"),
+                rx.text(m["email"], size="1", color_scheme="gray", style={"word_break": "break-all"}),
+                rx.text("joined ", m["joined"], size="1", color_scheme="gray"),
                 spacing="0",
             )
         ),
@@ -33,31 +35,71 @@ def _row(m: rx.Var) -> rx.Component:
             )
         ),
         rx.table.cell(
-            rx.badge(m["status"], color_scheme=rx.cond(m["status"] == "active", "green", "red")),
-        ),
-        rx.table.cell(m["joined"]),
-        rx.table.cell(
-            rx.cond(
-                m["is_me"] != "",
-                rx.text("you", size="1", color_scheme="gray"),
+            rx.flex(
+                rx.badge(m["status"], color_scheme=rx.cond(m["status"] == "active", "green", "red")),
                 rx.cond(
-                    m["status"] == "active",
-                    rx.button(
-                        "Suspend",
-                        size="1",
-                        color_scheme="red",
-                        variant="soft",
-                        on_click=MembersState.set_status(m["id"], "suspended"),
-                    ),
-                    rx.button(
-                        "Restore",
-                        size="1",
-                        variant="soft",
-                        on_click=MembersState.set_status(m["id"], "active"),
+                    m["is_me"] != "",
+                    rx.text("you", size="1", color_scheme="gray"),
+                    rx.cond(
+                        m["status"] == "active",
+                        rx.button(
+                            "Suspend",
+                            size="1",
+                            color_scheme="red",
+                            variant="soft",
+                            aria_label="Suspend " + m["email"].to(str),
+                            on_click=MembersState.ask_suspend(m["id"]),
+                        ),
+                        rx.button(
+                            "Restore",
+                            size="1",
+                            variant="soft",
+                            aria_label="Restore " + m["email"].to(str),
+                            on_click=MembersState.restore(m["id"]),
+                        ),
                     ),
                 ),
-            )
+                gap="2",
+                align="start",
+                direction=rx.breakpoints(initial="column", sm="row"),
+            ),
         ),
+        align="center",
+    )
+
+
+def _search() -> rx.Component:
+    # A controlled rx.input with on_change is a DebounceInput: the search runs 300 ms after typing stops.
+    return rx.input(
+        value=MembersState.query,
+        on_change=MembersState.search,
+        placeholder="Search by name or email",
+        aria_label="Search members",
+        type="search",
+        size="2",
+        width="100%",
+        max_width="360px",
+    )
+
+
+def _confirm_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(MembersState.confirm_title),
+            rx.alert_dialog.description(MembersState.confirm_text),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(MembersState.confirm_button, color_scheme="red", on_click=MembersState.confirm)
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="480px",
+        ),
+        open=MembersState.confirm_open,
+        on_open_change=MembersState.confirm_changed,
     )
 
 
@@ -67,20 +109,34 @@ def _body() -> rx.Component:
         notice_callout(MembersState.notice),
         rx.cond(
             MembersState.allowed,
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ("Member", "Role", "Status", "Joined", "")
-                            ]
-                        )
+            rx.vstack(
+                _search(),
+                rx.cond(
+                    MembersState.members.length() > 0,
+                    rx.box(
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    *[rx.table.column_header_cell(h) for h in ("Member", "Role", "Status")]
+                                )
+                            ),
+                            rx.table.body(rx.foreach(MembersState.members, _row)),
+                            width="100%",
+                        ),
+                        overflow_x="auto",
+                        width="100%",
                     ),
-                    rx.table.body(rx.foreach(MembersState.members, _row)),
-                    width="100%",
                 ),
-                overflow_x="auto",
+                rx.cond(
+                    (MembersState.members.length() == 0) & (MembersState.query != ""),
+                    rx.text("No members match “", MembersState.query, "”.", size="2", color_scheme="gray"),
+                ),
+                rx.cond(
+                    MembersState.has_more,
+                    rx.button("Load more", variant="soft", size="2", on_click=MembersState.load_more),
+                ),
+                _confirm_dialog(),
+                spacing="3",
                 width="100%",
             ),
         ),

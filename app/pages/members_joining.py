@@ -55,8 +55,10 @@ def joining_section() -> rx.Component:
                 rx.form(
                     rx.hstack(
                         rx.box(field("Invite by email", "email", type="email"), flex="1"),
-                        rx.select(list(ROLES), name="role", default_value="member", aria_label="Role"),
-                        rx.button("Invite", type="submit", size="2"),
+                        rx.select(
+                            list(ROLES), name="role", default_value="member", aria_label="Role", size="3"
+                        ),
+                        rx.button("Invite", type="submit", size="3"),
                         align="end",
                         spacing="2",
                         width="100%",

@@ -18,6 +18,7 @@ def _connected_accounts() -> rx.Component:
     return _section(
         "Connected accounts",
         rx.text("Providers you can sign in with, besides your password.", size="2", color_scheme="gray"),
+        error_callout(SettingsState.connected_error),
         notice_callout(SettingsState.connected_msg),
         rx.cond(
             SettingsState.connected.length() > 0,
@@ -69,110 +70,158 @@ def _connected_accounts() -> rx.Component:
     )
 
 
+def _profile() -> rx.Component:
+    return _section(
+        "Profile",
+        rx.text("Email: ", rx.code(SettingsState.email), size="2"),
+        rx.form(
+            rx.vstack(
+                field("Name", "name", autocomplete="name", default_value=SettingsState.name),
+                error_callout(SettingsState.profile_error),
+                notice_callout(SettingsState.profile_msg),
+                rx.button("Save", type="submit"),
+                spacing="3",
+                width="100%",
+                max_width="420px",
+            ),
+            on_submit=SettingsState.save_profile,
+            key=SettingsState.name,  # a saved name refills the field; after an error it keeps what was typed
+        ),
+    )
+
+
+def _password() -> rx.Component:
+    return _section(
+        "Password",
+        rx.form(
+            rx.vstack(
+                rx.cond(
+                    SettingsState.has_password,
+                    field(
+                        "Current password",
+                        "current_password",
+                        type="password",
+                        autocomplete="current-password",
+                    ),
+                ),
+                field("New password", "new_password", type="password", autocomplete="new-password"),
+                field(
+                    "Repeat new password",
+                    "confirm_password",
+                    type="password",
+                    autocomplete="new-password",
+                ),
+                error_callout(SettingsState.password_error),
+                notice_callout(SettingsState.password_msg),
+                rx.button("Change password", type="submit"),
+                spacing="3",
+                width="100%",
+                max_width="420px",
+            ),
+            on_submit=SettingsState.change_password,
+            key=SettingsState.password_form.to_string(),  # emptied after a change, kept after an error
+        ),
+    )
+
+
+def _session_row(s: rx.Var, i: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.hstack(
+                    rx.text(s["device"], size="2", weight="medium"),
+                    rx.cond(s["current"] != "", rx.badge("This device", color_scheme="green")),
+                    align="center",
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                rx.text(
+                    "IP ",
+                    s["ip"],
+                    " · last active ",
+                    s["last_seen"],
+                    " · signed in ",
+                    s["signed_in"],
+                    size="1",
+                    color_scheme="gray",
+                ),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                s["current"] != "",
+                rx.button(
+                    "Log out",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    aria_label="Log out of this device",
+                    white_space="nowrap",
+                    on_click=SettingsState.revoke_session(i),
+                ),
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    aria_label="Revoke " + s["device"].to(str) + ", last active " + s["last_seen"].to(str),
+                    on_click=SettingsState.revoke_session(i),
+                ),
+            ),
+            text_align="right",
+        ),
+        align="center",
+    )
+
+
+def _sessions() -> rx.Component:
+    return _section(
+        "Sessions",
+        rx.text(
+            "Browsers and devices signed in to your account. Revoke one you do not recognise or no longer use.",
+            size="2",
+            color_scheme="gray",
+        ),
+        error_callout(SettingsState.sessions_error),
+        notice_callout(SettingsState.sessions_msg),
+        rx.table.root(
+            rx.table.body(rx.foreach(SettingsState.sessions, _session_row)),
+            width="100%",
+            size="1",
+        ),
+        rx.alert_dialog.root(
+            rx.alert_dialog.trigger(rx.button("Log out everywhere", color_scheme="red", variant="soft")),
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Log out everywhere?"),
+                rx.alert_dialog.description(
+                    "Every browser signed in to your account, this one included, will have to log in again."
+                ),
+                rx.hstack(
+                    rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                    rx.alert_dialog.action(
+                        rx.button(
+                            "Log out all sessions",
+                            color_scheme="red",
+                            on_click=SettingsState.log_out_everywhere,
+                        )
+                    ),
+                    justify="end",
+                    spacing="3",
+                    margin_top="16px",
+                ),
+            ),
+        ),
+    )
+
+
 def _body() -> rx.Component:
     return rx.vstack(
         error_callout(SettingsState.error),
-        _section(
-            "Profile",
-            rx.text("Email: ", rx.code(SettingsState.email), size="2"),
-            rx.form(
-                rx.vstack(
-                    field("Name", "name", autocomplete="name", default_value=SettingsState.name),
-                    rx.hstack(
-                        rx.button("Save", type="submit"),
-                        notice_callout(SettingsState.profile_msg),
-                        align="center",
-                    ),
-                    spacing="3",
-                    width="100%",
-                    max_width="420px",
-                ),
-                on_submit=SettingsState.save_profile,
-                key=SettingsState.name,
-            ),
-        ),
-        _section(
-            "Password",
-            rx.form(
-                rx.vstack(
-                    rx.cond(
-                        SettingsState.has_password,
-                        field(
-                            "Current password",
-                            "current_password",
-                            type="password",
-                            autocomplete="current-password",
-                        ),
-                    ),
-                    field("New password", "new_password", type="password", autocomplete="new-password"),
-                    field(
-                        "Repeat new password",
-                        "confirm_password",
-                        type="password",
-                        autocomplete="new-password",
-                    ),
-                    rx.button("Change password", type="submit"),
-                    notice_callout(SettingsState.password_msg),
-                    spacing="3",
-                    width="100%",
-                    max_width="420px",
-                ),
-                on_submit=SettingsState.change_password,
-                reset_on_submit=True,
-            ),
-        ),
+        _profile(),
+        _password(),
         _connected_accounts(),
-        _section(
-            "Sessions",
-            rx.text("Browsers and devices signed in to your account.", size="2", color_scheme="gray"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Device"),
-                        rx.table.column_header_cell("IP"),
-                        rx.table.column_header_cell("Last active"),
-                    )
-                ),
-                rx.table.body(
-                    rx.foreach(
-                        SettingsState.sessions,
-                        lambda s: rx.table.row(
-                            rx.table.cell(
-                                rx.text(s["device"], size="1"),
-                                rx.cond(s["current"] != "", rx.badge("this browser", margin_left="6px")),
-                            ),
-                            rx.table.cell(s["ip"]),
-                            rx.table.cell(s["last_seen"]),
-                        ),
-                    )
-                ),
-                width="100%",
-                size="1",
-            ),
-            rx.alert_dialog.root(
-                rx.alert_dialog.trigger(rx.button("Log out everywhere", color_scheme="red", variant="soft")),
-                rx.alert_dialog.content(
-                    rx.alert_dialog.title("Log out everywhere?"),
-                    rx.alert_dialog.description(
-                        "Every browser signed in to your account, this one included, "
-                        "will have to log in again."
-                    ),
-                    rx.hstack(
-                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.alert_dialog.action(
-                            rx.button(
-                                "Log out all sessions",
-                                color_scheme="red",
-                                on_click=SettingsState.log_out_everywhere,
-                            )
-                        ),
-                        justify="end",
-                        spacing="3",
-                        margin_top="16px",
-                    ),
-                ),
-            ),
-        ),
+        _sessions(),
         spacing="4",
         width="100%",
     )

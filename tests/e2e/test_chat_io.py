@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 import zipfile
 
@@ -38,10 +39,14 @@ async def test_export_then_import_round_trips_and_lists_skips(
     data = json.loads(path.read_text())
     assert data["format"] == "solo-chat"
     await member.get_by_label("Import chats").set_input_files(str(path))
-    imported = member.get_by_role("status").filter(has_text="Imported 1 conversations")
+    imported = member.get_by_role("status").filter(has_text=re.compile(r"^Imported 1 conversation \("))
     await expect(imported).to_be_visible(timeout=20_000)
     links = member.locator(".solo-sidebar a").filter(has_text=data["conversations"][0]["title"])
     await expect(links).to_have_count(2)
+    # The outcome belongs to that page: a reload does not show it again.
+    await member.reload()
+    await expect(links).to_have_count(2)
+    await expect(member.get_by_text(re.compile("^Imported "))).to_have_count(0)
 
     async with member.expect_download() as info:
         await member.get_by_role("button", name="Export all").click()
@@ -54,7 +59,8 @@ async def test_export_then_import_round_trips_and_lists_skips(
     mixed = tmp_path / "mixed.json"
     mixed.write_text(json.dumps({**data, "conversations": [broken, data["conversations"][0]]}))
     await member.get_by_label("Import chats").set_input_files(str(mixed))
-    await expect(member.get_by_role("status").filter(has_text="1 could not be imported")).to_be_visible()
+    outcome = "Imported 1 conversation (2 messages). 1 conversation was not imported (listed below)."
+    await expect(member.get_by_role("status").filter(has_text=outcome)).to_be_visible()
     await member.get_by_text("Conversations that were not imported").click()
     await expect(member.get_by_text("“Broken chat”")).to_be_visible()
     await expect(links).to_have_count(3)

@@ -22,6 +22,7 @@ from services.auth.accounts import (
     log_out,
     log_out_everywhere,
     redeem_login_ticket,
+    revoke_session,
     set_role,
     set_status,
     sign_up,
@@ -33,8 +34,8 @@ from services.config import get_settings
 from services.context import Ctx, TenantCtx
 from services.db import tenant_session
 from services.email import drain
-from services.errors import AuthError, PermissionDenied, RateLimited, ValidationError
-from tests.conftest import first_owner, join
+from services.errors import AuthError, NotFound, PermissionDenied, RateLimited, ValidationError
+from tests.conftest import first_owner, join, make_user
 
 PASSWORD = "correct horse battery"
 
@@ -510,3 +511,61 @@ async def test_failed_sign_ups_are_rate_limited_per_ip_but_successes_are_not(tct
         await join(other_ip, email="new-person@example.com", password="a good long password")
     ).role == "member"
     await drain()
+
+
+async def test_revoke_session_ends_only_the_callers_own_session(tctx) -> None:
+    ann = await first_owner(tctx, email="ann@example.com", password=PASSWORD)
+    bob = await make_user(tctx.tenant_id, "bob@example.com", role="member")
+    here, ann_ctx = await new_session(tctx, ann.id)
+    laptop, laptop_ctx = await new_session(tctx, ann.id)
+    bob_token, bob_ctx = await new_session(tctx, bob.id)
+    assert laptop_ctx.session_id is not None and bob_ctx.session_id is not None
+
+    # Bob cannot end Ann's session, even knowing its id; nothing changes.
+    with pytest.raises(NotFound):
+        await revoke_session(bob_ctx, laptop_ctx.session_id)
+    assert await authenticate(tctx.tenant_id, laptop) is not None
+
+    assert await revoke_session(ann_ctx, laptop_ctx.session_id) is False  # not the one asking
+    assert await authenticate(tctx.tenant_id, laptop) is None  # the revoked token no longer works
+    assert await authenticate(tctx.tenant_id, here) is not None
+    assert await authenticate(tctx.tenant_id, bob_token) is not None
+    assert [s.id for s in await list_sessions(ann_ctx)] == [ann_ctx.session_id]
+    with pytest.raises(NotFound, match="already ended"):
+        await revoke_session(ann_ctx, laptop_ctx.session_id)
+
+    # Revoking the session making the request is logging out.
+    assert ann_ctx.session_id is not None
+    assert await revoke_session(ann_ctx, ann_ctx.session_id) is True
+    assert await authenticate(tctx.tenant_id, here) is None
+    assert "user.session_revoked" in [a for a, *_ in await audit_actions(tctx.tenant_id)]
+
+
+async def test_member_search_matches_name_or_email_literally_and_pages(tctx, other_tenant) -> None:
+    owner = await first_owner(tctx, email="boss@example.com", name="Boss")
+    ctx = Ctx(tenant_id=tctx.tenant_id, user_id=owner.id, role="owner")
+    for email, name in [
+        ("ana@example.com", "Ana Lima"),
+        ("bruno@example.com", "Bruno ANA"),
+        ("carla@ana.org", "Carla"),
+        ("dan@example.com", "100% Dan"),
+        ("e_e@example.com", "Eve"),
+    ]:
+        await make_user(tctx.tenant_id, email, role="member", name=name)
+    await make_user(other_tenant.id, "ana@other.com", role="owner", name="Ana Elsewhere")
+
+    async def found(query: str, **kw: int) -> list[str]:
+        return [m.email for m in await list_members(ctx, query=query, **kw)]
+
+    assert await found("ana") == ["ana@example.com", "bruno@example.com", "carla@ana.org"]
+    assert await found("  LIMA ") == ["ana@example.com"]
+    assert await found("%") == ["dan@example.com"]  # the user's % is a percent sign, not a wildcard
+    assert await found("_") == ["e_e@example.com"]
+    assert await found("\\") == []
+    assert await found("nobody") == []
+    assert len(await found("")) == 6
+    assert await found("ana", limit=2) == ["ana@example.com", "bruno@example.com"]
+    assert await found("ana", limit=2, offset=2) == ["carla@ana.org"]
+    member_ctx = Ctx(tenant_id=tctx.tenant_id, user_id=owner.id, role="member")
+    with pytest.raises(PermissionDenied):
+        await list_members(member_ctx, query="ana")

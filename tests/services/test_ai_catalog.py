@@ -3,6 +3,8 @@ may change them. Model lists come from a real (fake) provider over HTTP."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 
@@ -137,6 +139,7 @@ async def test_other_tenants_cannot_see_a_workspace_provider(
         label="Private",
         base_url="http://127.0.0.1:9/v1",
         models=["p"],
+        check=False,
     )
     other = await first_owner(
         TenantCtx(tenant_id=other_tenant.id, ip="192.0.2.1"),
@@ -147,3 +150,48 @@ async def test_other_tenants_cannot_see_a_workspace_provider(
     assert (await ai_catalog.catalog(octx)).models == []
     with pytest.raises(ValidationError):
         await ai_catalog.provider_for(octx, "private/p")
+
+
+async def _provider_count(tenant_id) -> int:  # type: ignore[no-untyped-def]
+    async with tenant_session(tenant_id) as session:
+        return int((await session.execute(text("SELECT count(*) FROM tenant_providers"))).scalar_one())
+
+
+async def test_a_provider_that_cannot_be_reached_is_not_saved_unless_asked(
+    tctx, no_server_providers, loopback_allowed
+) -> None:
+    owner, _ = await _users(tctx)
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    with pytest.raises(ai_catalog.ProviderUnreachable) as caught:
+        await ai_catalog.save_workspace_provider(
+            owner, provider_id="dead", kind="openai_compatible", label="Dead", base_url=dead, models=["x"]
+        )
+    assert str(caught.value) == (
+        f"Couldn't reach {dead}: no answer (the connection was refused or broke). Check the address and key."
+    )
+    assert await _provider_count(tctx.tenant_id) == 0
+    # "Save anyway": a provider that is down for a while.
+    await ai_catalog.save_workspace_provider(
+        owner, provider_id="dead", kind="openai_compatible", label="Dead", base_url=dead, models=["x"],
+        check=False,
+    )  # fmt: skip
+    assert await _provider_count(tctx.tenant_id) == 1
+
+
+async def test_the_check_before_saving_uses_the_key_given_or_the_stored_one(
+    tctx, no_server_providers, loopback_allowed
+) -> None:
+    owner, _ = await _users(tctx)
+    with FakeLLMServer() as server:
+        server.configure(api_key="sk-right-key-1234", models=["m1"], error_message="secret-body")
+        save: dict[str, Any] = dict(
+            provider_id="mine", kind="openai_compatible", label="Mine", base_url=server.openai_base_url
+        )
+        with pytest.raises(ai_catalog.ProviderUnreachable, match="refused the API key") as caught:
+            await ai_catalog.save_workspace_provider(owner, **save, api_key="sk-wrong-key-0000")
+        assert "Check the key." in str(caught.value) and "secret-body" not in str(caught.value)
+        assert await _provider_count(tctx.tenant_id) == 0
+        await ai_catalog.save_workspace_provider(owner, **save, api_key="sk-right-key-1234")
+        # An update without a key is checked with the stored key, and passes.
+        await ai_catalog.save_workspace_provider(owner, **{**save, "label": "Renamed"})
+        assert (await ai_catalog.catalog(owner)).providers[0].label == "Renamed"

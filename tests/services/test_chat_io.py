@@ -586,3 +586,26 @@ async def test_imported_conversations_are_the_importers_own(alice, tenant) -> No
     assert [h.conversation_id for h in await chat.search(alice, "sourdough")] == list(result.conversation_ids)
     assert await sql(alice.tenant_id, "SELECT count(*) FROM usage_records") == [(0,)]  # history is not usage
     assert uuid.UUID(str(result.conversation_ids[0]))
+
+
+def test_import_messages_count_in_the_singular_and_the_plural() -> None:
+    from state.chat_io import progress_text, result_text
+
+    def result(conversations: int, messages: int, skipped: int = 0) -> chat.ImportResult:
+        skips = tuple(chat.Skipped(f"t{i}", f"“t{i}”: broken") for i in range(skipped))
+        return chat.ImportResult("solo-chat", conversations, messages, (), skips)
+
+    assert result_text(result(1, 1)) == "Imported 1 conversation (1 message)."
+    assert result_text(result(2, 5)) == "Imported 2 conversations (5 messages)."
+    assert result_text(result(1, 2, skipped=1)) == (
+        "Imported 1 conversation (2 messages). 1 conversation was not imported (listed below)."
+    )
+    assert result_text(result(3, 9, skipped=2)).endswith("2 conversations were not imported (listed below).")
+    assert result_text(result(0, 0, skipped=2)).startswith("No conversation was imported.")
+    progress = chat.ImportProgress(conversations=1, skipped=0, bytes_read=50, bytes_total=100)
+    assert progress_text("a.json", progress) == "Importing a.json: 50% read, 1 conversation imported…"
+    progress = chat.ImportProgress(conversations=2, skipped=1, bytes_read=100, bytes_total=100)
+    assert (
+        progress_text("a.json", progress)
+        == "Importing a.json: 100% read, 2 conversations imported, 1 skipped…"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -116,7 +117,7 @@ async def test_a_replaced_provider_client_is_closed(tctx, monkeypatch) -> None:
     monkeypatch.setattr(ai_catalog, "RETIRE_AFTER", 0.0)
     owner = await _owner(tctx)
     with FakeLLMServer() as server:
-        save = dict(
+        save: dict[str, Any] = dict(
             provider_id="mine", kind="openai_compatible", label="Mine", base_url=server.openai_base_url
         )
         await ai_catalog.save_workspace_provider(owner, **save, api_key="first-key-123456", models=["m"])
