@@ -17,9 +17,9 @@ from typing import Any
 import reflex as rx
 from reflex_base.components.component import Component
 from reflex_base.utils.imports import ImportDict, ImportVar
-from reflex_base.vars.base import Var
+from reflex_base.vars.base import LiteralVar, Var
 from reflex_base.vars.sequence import LiteralArrayVar
-from reflex_components_markdown.markdown import Markdown
+from reflex_components_markdown.markdown import _MOCK_ARG, Markdown
 
 # react-markdown calls these for its elements. `jsx` is in scope in every compiled page (from @emotion/react).
 _IMG = """(({node, src, alt, title}) => {
@@ -49,6 +49,8 @@ _TABLE = """(({node, children, ...props}) => jsx("div",
 _INLINE_CODE = (
     """(({node, children, ...props}) => jsx("code", {...props, className: "solo-md-code"}, children))"""
 )
+
+_COLOR_MODE_HOOK = "const { resolvedColorMode } = useContext(ColorModeContext)"
 
 # react-markdown's own elements (styled by markdown.css) instead of Radix typography sized for pages.
 _PLAIN = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li")
@@ -125,6 +127,31 @@ class SafeMarkdown(Markdown):
         components["table"] = Var(_js_expr=_TABLE)
         components["code"] = Var(_js_expr=_INLINE_CODE)
         return components
+
+    def _get_custom_code(self) -> str | None:
+        """Markdown's component-map function, but its element functions made once per colour mode: Reflex's
+        own builds new ones on every render, so React remounts every code block, table and link of every
+        reply whenever the message list re-renders (while another reply streams, say), losing a Copy
+        button's "Copied", focus and scroll position. The map reads nothing but the colour mode (for the
+        code theme); it runs inside the list's render, not as a component, so it cannot hold hooks of its
+        own: the cache lives at module level."""
+        from reflex_base.compiler.templates import _render_hooks
+
+        hooks: dict[str, Any] = {}
+        for factory in self.component_map.values():
+            hooks.update(factory(_MOCK_ARG)._get_all_hooks())
+        formatted_hooks = _render_hooks(hooks)
+        name = self._get_component_map_name()
+        component_map = LiteralVar.create(self.format_component_map())
+        if formatted_hooks.strip() != _COLOR_MODE_HOOK:
+            return super()._get_custom_code()  # something else in the map: no caching
+        return f"""
+        const {name}_cache = {{}};
+        function {name} () {{
+            {formatted_hooks}
+            return ({name}_cache[resolvedColorMode] ??= ({component_map!s}));
+        }}
+        """
 
     def add_custom_code(self) -> list[str]:
         # The code block's renderer lives in the component map, whose custom code Markdown does not collect.

@@ -168,3 +168,13 @@ async def test_markdown_reply_reads_well_and_code_copies(app_server, page: Page,
     await page.set_viewport_size({"width": 1280, "height": 800})
     await _no_overflow(page)
     await _shoot(page, "desktop-dark")
+
+    # A follow-up re-renders the conversation; the first reply's code keeps its place (it is not rebuilt).
+    pre = reply.locator(".solo-code pre")
+    await pre.evaluate("e => { e.scrollLeft = 120; }")
+    await page.get_by_label("Message").fill("Thanks")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".solo-message[data-role='assistant']")).to_have_count(2, timeout=20_000)
+    await expect(page.locator(".solo-message[data-role='assistant']").last).to_contain_text("done.")
+    first = page.locator(".solo-message[data-role='assistant']").first
+    assert await first.locator(".solo-code pre").evaluate("e => e.scrollLeft") == 120
