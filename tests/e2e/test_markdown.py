@@ -163,6 +163,7 @@ async def test_markdown_reply_reads_well_and_code_copies(app_server, page: Page,
     await _shoot(page, "phone-light-end")
 
     await page.emulate_media(color_scheme="dark")
+    await block.scroll_into_view_if_needed()
     await _no_overflow(page)
     await _shoot(page, "phone-dark")
     await page.set_viewport_size({"width": 1280, "height": 800})
