@@ -271,24 +271,29 @@ def skip_link() -> rx.Component:
 
 def signed_in(*children: rx.Component) -> rx.Component:
     """The frame of every signed-in page (on_load must include SessionState.load_private): the tenant's
-    branding, "no such workspace" for unknown hosts, a spinner until the server has said who is asking."""
+    branding, "no such workspace" for unknown hosts, a spinner until the server has said who is asking.
+    When a handler finds the tab's session gone (ended elsewhere), assets/chat.js keeps any draft and opens
+    /login, coming back to this page after signing in."""
     return branded(
-        rx.cond(
-            SessionState.tenant_found,
+        rx.fragment(
+            rx.cond(SessionState.ended, rx.el.span(id="session-ended", hidden=True)),
             rx.cond(
-                SessionState.ready & SessionState.signed_in,
-                rx.vstack(
-                    skip_link(),
-                    verify_banner(),
-                    *children,
-                    spacing="0",
-                    width="100%",
-                    min_height="100vh",
-                    style={"--solo-banner-h": rx.cond(SessionState.email_verified, "0px", BANNER_HEIGHT)},
+                SessionState.tenant_found,
+                rx.cond(
+                    SessionState.ready & SessionState.signed_in,
+                    rx.vstack(
+                        skip_link(),
+                        verify_banner(),
+                        *children,
+                        spacing="0",
+                        width="100%",
+                        min_height="100vh",
+                        style={"--solo-banner-h": rx.cond(SessionState.email_verified, "0px", BANNER_HEIGHT)},
+                    ),
+                    loading(),
                 ),
-                loading(),
+                no_workspace(),
             ),
-            no_workspace(),
         )
     )
 

@@ -217,11 +217,14 @@ class SidebarState(rx.State):
             await chat.untag_conversation(ctx, conv_id, uuid.UUID(str(value)))
         await self._reload(ctx, reset=True)
         conversation = await self._chat()
-        if cid == conversation.conversation_id:
-            if action in ("delete", "archive") and value is not False:
-                conversation.conversation_id, conversation.messages, conversation.title = "", [], ""
-            else:
-                await conversation._open(ctx, cid)
+        if cid == conversation.conversation_id:  # the open conversation: its header follows (no re-read)
+            if action == "delete":
+                conversation._clear_conversation()
+            elif action in ("rename", "pin"):
+                shown = next((c for c in self._convs if str(c.id) == cid), None)
+                if shown is None:
+                    shown = await chat.get_conversation(ctx, conv_id)
+                conversation.title, conversation.pinned = shown.title, shown.pinned
 
     async def _act(self, cid: str, action: str, value: Any = None) -> None:
         try:

@@ -384,20 +384,11 @@ def conversation() -> rx.Component:
 
 
 def chat_page() -> rx.Component:
-    return rx.fragment(
-        # The server found this tab's session gone: assets/chat.js keeps the draft and opens /login.
-        rx.cond(SessionState.ended, rx.el.span(id="session-ended", hidden=True)),
-        signed_in(
-            top_bar(drawer=sidebar_content()),
-            dialogs(),
-            rx.hstack(
-                sidebar(),
-                conversation(),
-                spacing="0",
-                width="100%",
-                align="stretch",
-                class_name="solo-chat-row",
-            ),
+    return signed_in(
+        top_bar(drawer=sidebar_content()),
+        dialogs(),
+        rx.hstack(
+            sidebar(), conversation(), spacing="0", width="100%", align="stretch", class_name="solo-chat-row"
         ),
     )
 
