@@ -152,7 +152,8 @@ async def test_markdown_reply_reads_well_and_code_copies(app_server, page: Page,
 
     # On a phone nothing widens the message column: code and the table scroll inside their own frames.
     await page.set_viewport_size({"width": 390, "height": 844})
-    await reply.locator(".solo-code").scroll_into_view_if_needed()
+    await expect(reply.locator(".solo-code")).to_be_visible()
+    await reply.locator(".solo-code").evaluate("e => e.scrollIntoView({block: 'nearest'})")
     await _no_overflow(page)
     pre = block.locator("pre")
     assert await pre.evaluate("e => e.scrollWidth > e.clientWidth")
@@ -163,7 +164,10 @@ async def test_markdown_reply_reads_well_and_code_copies(app_server, page: Page,
     await _shoot(page, "phone-light-end")
 
     await page.emulate_media(color_scheme="dark")
-    await block.scroll_into_view_if_needed()
+    # The code theme changes with the colour mode: the block is drawn again once, then scrolled to.
+    await expect(block.locator("pre")).to_be_visible()
+    await page.wait_for_function("!!document.querySelector('html.dark')")
+    await block.evaluate("e => e.scrollIntoView({block: 'nearest'})")
     await _no_overflow(page)
     await _shoot(page, "phone-dark")
     await page.set_viewport_size({"width": 1280, "height": 800})

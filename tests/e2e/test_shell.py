@@ -17,8 +17,10 @@ PASSWORD = "a long enough passphrase"
 
 
 def at(server, path: str, host: str = "127.0.0.1") -> re.Pattern[str]:  # type: ignore[no-untyped-def]
-    """The page's URL, with or without the trailing slash the static build adds."""
-    return re.compile("^" + re.escape(server.url(path.rstrip("/"), host=host)) + "/?$")
+    """The page's URL, with or without the trailing slash the static build adds. The sign-in page may carry
+    `?next=` (the page to come back to)."""
+    query = r"(\?next=[^&#]*)?" if path.rstrip("/") == "/login" else ""
+    return re.compile("^" + re.escape(server.url(path.rstrip("/"), host=host)) + "/?" + query + "$")
 
 
 async def _sign_up(page: Page, url: str, name: str, email: str) -> None:
