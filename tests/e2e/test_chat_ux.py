@@ -67,13 +67,19 @@ def slow(words: int = 300) -> str:
     return " ".join(f"w{i}" for i in range(words)) + " END"
 
 
+@pytest.mark.parametrize("width", [1100, 390])
 async def test_a_message_sent_while_a_reply_streams_stays_in_the_box(
-    member: Page, llm: FakeLLMServer
+    member: Page, llm: FakeLLMServer, width: int
 ) -> None:
+    await member.set_viewport_size({"width": width, "height": 800})
     llm.configure(reply=titled_replies(slow(80), "Second reply."), tokens_per_second=40)
     box = member.get_by_label("Message")
     await _send(member, "Alpha first question")
     await expect(member.locator("#streaming-reply")).to_contain_text("w3")
+    if width > 800:  # the new chat is in the sidebar as soon as it exists, before its reply ends
+        row = member.locator(".solo-sidebar .solo-conv-row").filter(has_text="New chat")
+        await expect(row).to_have_count(1)
+        await expect(row.get_by_label("Answering")).to_have_count(1)
     await box.fill("my follow-up")
     await box.press("Enter")
     await expect(member.locator("#composer-hint")).to_contain_text("Your message is kept")
