@@ -49,15 +49,39 @@
     requestAnimationFrame(() => { programmatic = false; });
     showJump(false);
   };
+  // Only the user stops the following (wheel, touch, keys, the scrollbar); a scroll the layout causes (a resize,
+  // content drawn again) never does. Reaching the bottom again resumes it.
+  let userUntil = 0;
+  const userIsScrolling = () => { userUntil = Date.now() + 400; };
+  for (const type of ["wheel", "touchmove", "mousedown"]) {
+    document.addEventListener(type, (e) => { if (scroller()?.contains(e.target)) userIsScrolling(); }, { passive: true, capture: true });
+  }
+  document.addEventListener("keydown", (e) => {
+    if (["PageUp", "PageDown", "ArrowUp", "ArrowDown", "Home", "End", " "].includes(e.key)) userIsScrolling();
+  }, true);
+  document.addEventListener("wheel", (e) => { if (e.deltaY < 0 && scroller()?.contains(e.target)) follow = false; }, { passive: true, capture: true });
   document.addEventListener("scroll", (e) => {
     const s = scroller();
     if (e.target !== s) return;
-    if (!programmatic) follow = atBottom(s);
-    showJump(!atBottom(s));
+    const bottom = atBottom(s);
+    if (bottom) follow = true;
+    else if (!programmatic && Date.now() < userUntil) follow = false;
+    showJump(!bottom);
     const older = $("load-older");
-    if (older && s.scrollTop < 300 && !programmatic && !older.dataset.busy) loadOlder(older);
+    if (older && s.scrollTop < 300 && !programmatic && !follow && !older.dataset.busy) loadOlder(older);
   }, true);
-  document.addEventListener("wheel", (e) => { if (e.deltaY < 0 && scroller()?.contains(e.target)) follow = false; }, { passive: true, capture: true });
+  // The window or the content changes size (a phone turned, the colour mode redrawing code): stay at the latest.
+  const resized = new ResizeObserver(() => { if (follow && scroller() && !atBottom(scroller())) toBottom(); });
+  let observed = null;
+  const observe = () => {
+    const s = scroller();
+    const inner = s?.firstElementChild;
+    if (!inner || inner === observed) return;
+    if (observed) resized.unobserve(observed);
+    resized.observe(s);
+    resized.observe(inner);
+    observed = inner;
+  };
 
   const focusBox = () => {
     const box = $("message-input");
@@ -84,6 +108,7 @@
     const title = $("doc-title")?.dataset.title;
     if (title && document.title !== title) document.title = title;
     if (!$("messages")) { lastPath = null; return; }
+    observe();
     if (location.pathname !== lastPath && !(lastPath === "/" && location.pathname.startsWith("/c/"))) arrived();
     lastPath = location.pathname;
     const s = scroller();

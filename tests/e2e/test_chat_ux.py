@@ -217,9 +217,12 @@ async def test_a_long_conversation_opens_in_pages(member: Page, llm: FakeLLMServ
     assert "answer 0059" not in sent, "sending re-sent the messages already shown"
     await expect(messages).to_have_count(52)
 
-    await member.locator("#messages").evaluate("s => s.scrollTop = 0")  # scrolling up loads the older ones
+    box = await member.locator("#messages").bounding_box()
+    assert box is not None
+    await member.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await member.mouse.wheel(0, -100_000)  # the user scrolls to the top: the older page loads
     await expect(member.get_by_text("question 0010", exact=False)).to_have_count(1)
-    await member.locator("#messages").evaluate("s => s.scrollTop = 0")
+    await member.mouse.wheel(0, -100_000)
     await expect(member.get_by_text("question 0000", exact=False)).to_have_count(1)
     await expect(messages).to_have_count(122)
     await expect(member.get_by_role("button", name="Load earlier messages")).to_have_count(0)
@@ -291,3 +294,6 @@ async def test_phone_header_keeps_the_title_readable(member: Page, llm: FakeLLMS
     box = await title.bounding_box()
     assert box is not None and box["width"] >= 80, box
     assert await member.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # Made narrower, the conversation grew taller: the page still shows its latest message.
+    await expect(member.get_by_role("button", name="Jump to latest")).to_be_hidden()
+    assert await _bottom_gap(member) < 80
