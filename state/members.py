@@ -10,7 +10,7 @@ import uuid
 import reflex as rx
 
 from models import ROLES
-from services.auth import accounts
+from services.auth import accounts, members
 from services.auth.roles import RANK
 from services.errors import ServiceError
 from state.session import require_user
@@ -56,7 +56,7 @@ class MembersState(rx.State):
         offset = len(self.members) if more else 0
         # On a refresh after a change, keep as many rows as were shown.
         wanted = PAGE if more else max(PAGE, len(self.members))
-        found = await accounts.list_members(ctx, query=self.query, limit=wanted + 1, offset=offset)
+        found = await members.list_members(ctx, query=self.query, limit=wanted + 1, offset=offset)
         rows = [self._row(u, ctx.user_id) for u in found[:wanted]]
         self.members = self.members + rows if more else rows
         self.has_more = len(found) > wanted
@@ -136,7 +136,7 @@ class MembersState(rx.State):
 
     async def _set_role(self, ctx, user_id: str, role: str) -> None:  # type: ignore[no-untyped-def]
         try:
-            info = await accounts.set_role(ctx, uuid.UUID(user_id), role)
+            info = await members.set_role(ctx, uuid.UUID(user_id), role)
             self.notice = f"{info.email} is now {info.role}."
             await self._refresh(ctx)
         except (ServiceError, ValueError) as exc:
@@ -178,7 +178,7 @@ class MembersState(rx.State):
 
     async def _set_status(self, ctx, user_id: str, status: str) -> None:  # type: ignore[no-untyped-def]
         try:
-            info = await accounts.set_status(ctx, uuid.UUID(user_id), status)
+            info = await members.set_status(ctx, uuid.UUID(user_id), status)
             self.notice = f"{info.email} is {'suspended' if info.status == 'suspended' else 'active again'}."
             await self._refresh(ctx)
         except (ServiceError, ValueError) as exc:

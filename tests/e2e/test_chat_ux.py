@@ -14,6 +14,7 @@ from playwright.async_api import Page, expect
 from services.context import Ctx
 from tests.e2e.test_chat import _send, assistant, member  # noqa: F401  (fixture)
 from tests.e2e.test_shell import PASSWORD, _log_in, _sign_up, at
+from tests.e2e.test_sidebar import ctx_of as page_ctx
 from tests.fakes.llm_server import FakeLLMServer
 
 pytestmark = pytest.mark.e2e
@@ -33,21 +34,6 @@ def titled_replies(*texts: str):  # type: ignore[no-untyped-def]
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
     return reply
-
-
-async def page_ctx(page: Page) -> Ctx:
-    """The signed-in user of `page`, for seeding data through the services."""
-    from services import tenants
-    from services.auth.accounts import authenticate
-    from services.db import global_session
-
-    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
-    async with global_session() as session:
-        tenant = await tenants.get_by_slug(session, "default")
-    assert tenant is not None
-    ctx = await authenticate(tenant.id, cookies["solo_session"])
-    assert ctx is not None
-    return ctx
 
 
 async def seed_conversation(ctx: Ctx, title: str, pairs: int, *, long: bool = False) -> uuid.UUID:

@@ -16,19 +16,17 @@ from services.auth.accounts import (
     change_password,
     issue_login_ticket,
     issue_token,
-    list_members,
     list_sessions,
     log_in,
     log_out,
     log_out_everywhere,
     redeem_login_ticket,
     revoke_session,
-    set_role,
-    set_status,
     sign_up,
     start_session,
     update_profile,
 )
+from services.auth.members import list_members, set_role, set_status
 from services.auth.reset import reset_password
 from services.config import get_settings
 from services.context import Ctx, TenantCtx

@@ -254,7 +254,8 @@ async def test_unconfigured_provider_and_missing_code(tctx, provider: FakeOAuthP
 
 
 async def test_suspended_user_cannot_sign_in_with_oauth(tctx, provider: FakeOAuthProvider) -> None:
-    from services.auth.accounts import set_status, start_session
+    from services.auth.accounts import start_session
+    from services.auth.members import set_status
 
     owner = await first_owner(tctx, email="boss@example.com", password=PASSWORD)
     provider.identity = OidcIdentity(sub="g-9", email="worker@example.com", email_verified=True)

@@ -14,7 +14,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
 
-from services.auth.accounts import authenticate, log_in, set_status, start_session
+from services.auth.accounts import authenticate, log_in, start_session
+from services.auth.members import set_status
 from services.auth.reset import request_reset, reset_password
 from services.config import get_settings
 from services.context import TenantCtx

@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from services import tenants
 from services.auth import invites
-from services.auth.accounts import authenticate, get_me, log_in, set_status, sign_up, start_session
+from services.auth.accounts import authenticate, get_me, log_in, sign_up, start_session
+from services.auth.members import set_status
 from services.config import get_settings
 from services.context import Ctx, TenantCtx
 from services.db import tenant_session

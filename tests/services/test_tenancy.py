@@ -13,7 +13,8 @@ from sqlalchemy.engine import make_url
 
 from models import TENANT_OWNED_TABLES
 from services import tenants
-from services.auth.accounts import authenticate, list_members, set_role, set_status, start_session
+from services.auth.accounts import authenticate, start_session
+from services.auth.members import list_members, set_role, set_status
 from services.config import get_settings
 from services.context import TenantCtx
 from services.db import global_session, tenant_session
