@@ -10,6 +10,17 @@ from models.chat import (
     Tag,
     UsageRecord,
 )
+from models.files import (
+    FILE_STATUSES,
+    Collection,
+    CollectionFile,
+    ConversationCollection,
+    FileChunk,
+    FileSection,
+    MessageCitation,
+    MessageFile,
+    StoredFile,
+)
 from models.llm import TenantProvider
 from models.tenant import ACCENT_COLORS, Tenant
 from models.user import (
@@ -41,10 +52,19 @@ TENANT_OWNED_TABLES = (
     "usage_records",
     "tenant_providers",
     "invitations",
+    "files",
+    "collections",
+    "collection_files",
+    "file_sections",
+    "file_chunks",
+    "message_files",
+    "message_citations",
+    "conversation_collections",
 )
 
 __all__ = [
     "ACCENT_COLORS",
+    "FILE_STATUSES",
     "MESSAGE_ROLES",
     "MESSAGE_STATUSES",
     "ROLES",
@@ -53,14 +73,22 @@ __all__ = [
     "AuditLog",
     "AuthFailure",
     "AuthSession",
+    "Collection",
+    "CollectionFile",
     "Conversation",
+    "ConversationCollection",
     "ConversationTag",
+    "FileChunk",
+    "FileSection",
     "Folder",
     "Invitation",
     "Message",
+    "MessageCitation",
+    "MessageFile",
     "OAuthAccount",
     "OAuthState",
     "OneTimeToken",
+    "StoredFile",
     "Tag",
     "Tenant",
     "TenantProvider",

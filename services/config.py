@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     oidc_discovery_url: str = ""
     oidc_label: str = "Single sign-on"
 
+    # Files and knowledge (issue 8). Quotas in MB; a tenant's admins may lower the tenant's (never raise it).
+    upload_max_mb: int = 50
+    storage_quota_user_mb: int = 1024
+    storage_quota_tenant_mb: int = 20480
+    knowledge_whole_tokens: int = 6000  # a file this small goes into the model's context whole
+    knowledge_context_tokens: int = 4000  # budget for the searched chunks of larger files and collections
+
     @property
     def embedded(self) -> bool:
         return not self.database_url

@@ -133,6 +133,9 @@ async def test_markdown_reply_reads_well_and_code_copies(app_server, page: Page,
     await page.mouse.move(1, 1)
     await expect(copy).to_have_css("opacity", "0")
     await _shoot(page, "desktop-light")
+    # The user scrolls up to the code (the page follows the newest message until the user scrolls), then points.
+    await block.hover()
+    await page.mouse.wheel(0, -40)
     await block.hover()
     await expect(copy).to_have_css("opacity", "1")
     await page.mouse.move(1, 1)
