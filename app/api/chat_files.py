@@ -16,113 +16,56 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, BinaryIO
-from urllib.parse import urlsplit
+from typing import BinaryIO
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from services import chat, tenants, web
-from services.auth import accounts, roles
+from app.api.guard import declared_too_large, member, problem, receive, same_origin
+from services import chat
 from services.chat import transfers
-from services.context import Ctx
 from services.errors import ServiceError
-from state.request import parse_cookie
 
 log = logging.getLogger("solo.api")
 
-_FLUSH = 1024 * 1024  # bytes buffered before each write to disk
 _MB = chat.MAX_IMPORT_BYTES // 2**20
 TOO_LARGE = f"The file is larger than {_MB} MB: nothing was imported. Split the export or remove old chats."
 
 
-def _problem(message: str, status: int) -> Response:
-    return PlainTextResponse(message, status_code=status)
-
-
-def _host(request: Request) -> str:
-    return web.request_host(request.headers.get("host", ""), request.headers)
-
-
-def _same_origin(request: Request) -> bool:
-    """A browser's Origin header, when present, must name this very host (no cross-site uploads)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc.lower() == _host(request).lower() != ""
-
-
-async def _user(request: Request) -> Ctx | Response:
-    """The signed-in member asking, or the response refusing them; the body is never touched here."""
-    found = await tenants.lookup_host(_host(request))
-    if found is None:
-        return _problem("No such workspace.", 404)
-    ip = web.client_ip(request.client.host if request.client else "", request.headers)
-    ctx = await accounts.authenticate(found.id, parse_cookie(request.headers.get("cookie", "")), ip=ip)
-    if ctx is None:
-        return _problem("You are not signed in (or your session has ended). Log in again.", 401)
-    if not roles.has(ctx, "workspace.use"):
-        return _problem("You do not have permission to import or export chats in this workspace.", 403)
-    return ctx
-
-
-def _open(path: str) -> IO[bytes]:
-    return open(path, "xb")
-
-
 async def upload_import(request: Request) -> Response:
-    if not _same_origin(request):
-        return _problem("Uploads are accepted from this workspace's own pages only.", 403)
-    who = await _user(request)
+    if not same_origin(request):
+        return problem("Uploads are accepted from this workspace's own pages only.", 403)
+    who = await member(request, "import or export chats")
     if isinstance(who, Response):
         return who
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            return _problem("The upload has an invalid Content-Length.", 400)
-        if int(length) > chat.MAX_IMPORT_BYTES:
-            return _problem(TOO_LARGE, 413)
+    refused = declared_too_large(request, chat.MAX_IMPORT_BYTES, TOO_LARGE)
+    if refused is not None:
+        return refused
     name = " ".join(request.query_params.get("name", "").split())[:200] or "file"
     try:
         token, path = await asyncio.to_thread(transfers.new_upload, who)
     except ServiceError as exc:
-        return _problem(str(exc), 429)
+        return problem(str(exc), 429)
     partial = path.with_name(path.name + ".part")  # renamed when complete: a partial file cannot be imported
-    out = await asyncio.to_thread(_open, str(partial))
-    size, buffer, refused = 0, bytearray(), None
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > chat.MAX_IMPORT_BYTES:
-                refused = _problem(TOO_LARGE, 413)
-                break
-            buffer += chunk
-            if len(buffer) >= _FLUSH:
-                await asyncio.to_thread(out.write, bytes(buffer))
-                buffer.clear()
-        if refused is None and buffer:
-            await asyncio.to_thread(out.write, bytes(buffer))
-    except ClientDisconnect:
-        refused = _problem("The upload was interrupted. Try again.", 400)
-    finally:
-        await asyncio.to_thread(out.close)
-    if refused is None and size == 0:
-        refused = _problem("The file is empty: choose an export file.", 400)
-    if refused is not None:
+    got = await receive(request, partial, chat.MAX_IMPORT_BYTES, TOO_LARGE)
+    if isinstance(got, Response):
+        return got
+    size, _ = got
+    if size == 0:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
-        return refused
+        return problem("The file is empty: choose an export file.", 400)
     await asyncio.to_thread(partial.rename, path)
     return JSONResponse({"id": token, "name": name, "size": size})
 
 
 async def download_export(request: Request) -> Response:
-    who = await _user(request)
+    who = await member(request, "import or export chats")
     if isinstance(who, Response):
         return who
     path = await asyncio.to_thread(transfers.claim_download, who, request.path_params["token"])
     if path is None:
-        return _problem("This download has expired or was already used. Export again.", 404)
+        return problem("This download has expired or was already used. Export again.", 404)
     handle, size = await asyncio.to_thread(_open_then_discard, path)
     return StreamingResponse(
         _chunks(handle),

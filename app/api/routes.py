@@ -18,6 +18,7 @@ from starlette.routing import Route
 from app.api.auth_routes import complete_login, logout, oauth_callback, oauth_start
 from app.api.chat_files import ROUTES as CHAT_FILE_ROUTES
 from app.api.cookies import LoginBindingMiddleware
+from app.api.files import ROUTES as FILE_ROUTES
 from services.db import global_session
 
 log = logging.getLogger("solo.api")
@@ -46,6 +47,7 @@ def build_api() -> Starlette:
             Route("/auth/oauth/{provider}/start", oauth_start, methods=["GET"]),
             Route("/auth/oauth/{provider}/callback", oauth_callback, methods=["GET"]),
             *CHAT_FILE_ROUTES,
+            *FILE_ROUTES,
         ],
         middleware=[Middleware(LoginBindingMiddleware)],
     )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import MESSAGE_STATUSES, Conversation, Message, UsageRecord
+from models import MESSAGE_STATUSES, Conversation, Message, MessageCitation, MessageFile, UsageRecord
 from models.base import utcnow
 from services.auth.roles import require
 from services.chat.common import (
@@ -104,6 +104,59 @@ async def _append(session: AsyncSession, ctx: Ctx, values: dict[str, Any]) -> No
         if constraint == "fk_messages_parent":  # the parent is not a message of this conversation
             raise NotFound(MESSAGE_NOT_FOUND) from exc
         raise
+    await _link_files(session, ctx, values["id"], values["content_parts"])
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+async def _link_files(
+    session: AsyncSession, ctx: Ctx, message_id: uuid.UUID, parts: list[dict[str, Any]]
+) -> None:
+    """Index the files a message attaches and cites (the callers checked the user may read them), so deleting a
+    file finds the messages that name it (their parts then lose the link, keep the name)."""
+    files = [p for p in parts if p.get("type") == "file" and _uuid(p.get("file_id"))]
+    cited = [p for p in parts if p.get("type") == "citation" and isinstance(p.get("n"), int)]
+    if files:
+        await session.exec(
+            insert(MessageFile).values(
+                [
+                    {
+                        "tenant_id": ctx.tenant_id,
+                        "message_id": message_id,
+                        "ordinal": i,
+                        "file_id": _uuid(p["file_id"]),
+                        "name": str(p.get("name") or "file")[:200],
+                        "kind": str(p.get("kind") or "")[:10],
+                        "size_bytes": int(p.get("size") or 0),
+                    }
+                    for i, p in enumerate(files)
+                ]
+            )
+        )
+    if cited:
+        await session.exec(
+            insert(MessageCitation).values(
+                [
+                    {
+                        "tenant_id": ctx.tenant_id,
+                        "message_id": message_id,
+                        "number": p["n"],
+                        "file_id": _uuid(p.get("file_id")),
+                        "chunk_id": _uuid(p.get("chunk_id")),
+                        "name": str(p.get("name") or "file")[:200],
+                        "page": p.get("page") if isinstance(p.get("page"), int) else None,
+                        "heading": str(p.get("heading") or "")[:300],
+                        "snippet": str(p.get("snippet") or "")[:600],
+                    }
+                    for p in {c["n"]: c for c in cited}.values()
+                ]
+            )
+        )
 
 
 def _values(
@@ -166,6 +219,7 @@ async def start_conversation(
     *,
     provider: str = "",
     model: str = "",
+    content_parts: Sequence[dict[str, Any]] = (),
 ) -> MessageInfo:
     """A new conversation and its first user message, in one transaction, with ids the caller chose.
 
@@ -174,7 +228,9 @@ async def start_conversation(
     """
     require(ctx, "workspace.use")
     provider, model = clean_model(provider, model)
-    values = _values(conversation_id, None, "user", clean_user_text(text), [], id=message_id)
+    values = _values(
+        conversation_id, None, "user", clean_user_text(text), _parts(content_parts), id=message_id
+    )
     async with tenant_session(ctx.tenant_id) as session:
         await session.exec(
             insert_conversation(

@@ -95,7 +95,11 @@ def to_anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str | None, 
             if message.content.strip():
                 system_parts.append(message.content)
         elif message.role == "user":
-            push("user", [{"type": "text", "text": message.content}] if message.content else [])
+            images = [
+                {"type": "image", "source": {"type": "base64", "media_type": i.mime, "data": i.data}}
+                for i in message.images
+            ]
+            push("user", images + ([{"type": "text", "text": message.content}] if message.content else []))
         elif message.role == "tool":
             push(
                 "user",

@@ -12,7 +12,7 @@ Nothing follows a `Finish` or a `ProviderError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
@@ -80,6 +80,14 @@ ContentEvent: TypeAlias = TextDelta | ToolCall
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image sent with a user message to a vision-capable model (base64 of the stored bytes)."""
+
+    mime: str  # image/png, image/jpeg, image/webp, image/gif
+    data: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     """One message of a conversation, in a provider-neutral form.
 
@@ -87,12 +95,14 @@ class ChatMessage:
     * `user`: what the user wrote;
     * `assistant`: a previous reply; `tool_calls` lists the tools it called, if any;
     * `tool`: the result of a tool call; `tool_call_id` names the call it answers.
+    `images` go with a user message (OpenAI `image_url` data URLs, Anthropic base64 `image` blocks).
     """
 
     role: Role
     content: str
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[ImagePart, ...] = ()
 
     def __post_init__(self) -> None:
         if self.role not in ("system", "user", "assistant", "tool"):
@@ -101,3 +111,5 @@ class ChatMessage:
             raise ValueError("a tool message needs the tool_call_id of the call it answers")
         if self.tool_calls and self.role != "assistant":
             raise ValueError("only assistant messages carry tool_calls")
+        if self.images and self.role != "user":
+            raise ValueError("only user messages carry images")

@@ -79,6 +79,15 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
                     ],
                 }
             )
+        elif message.images:
+            parts: list[dict[str, Any]] = (
+                [{"type": "text", "text": message.content}] if message.content else []
+            )
+            parts += [
+                {"type": "image_url", "image_url": {"url": f"data:{image.mime};base64,{image.data}"}}
+                for image in message.images
+            ]
+            out.append({"role": message.role, "content": parts})
         else:
             out.append({"role": message.role, "content": message.content})
     return out

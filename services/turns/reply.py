@@ -17,6 +17,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from services import ai_catalog
 from services.chat.common import MessageInfo
@@ -25,7 +26,9 @@ from services.chat.path import chain_above
 from services.chat.tree import history_for_model
 from services.context import Ctx
 from services.errors import ServiceError
-from services.llm import ChatMessage, Provider
+from services.files import records
+from services.knowledge import context as knowledge_context
+from services.llm import ChatMessage, Provider, vision
 from services.streaming import ReplyOutcome, run_reply
 
 log = logging.getLogger("solo.turns")
@@ -42,6 +45,9 @@ class UserMessage:
     parent_id: uuid.UUID | None
     text: str
     new_conversation: bool = False  # create the conversation first (its id is the turn's conversation id)
+    attachments: tuple[
+        uuid.UUID, ...
+    ] = ()  # files the user attached (checked here: foreign ids attach nothing)
 
 
 @dataclass(slots=True)
@@ -52,6 +58,8 @@ class TurnResult:
     store_error: str = ""  # the reply could not be stored: `outcome.text` is all there is
     provider: Provider | None = field(default=None, repr=False)  # for follow-ups such as a title
     model: str = ""
+    notes: list[str] = field(default_factory=list)  # about the user's files (one still processing...)
+    cited: list[dict[str, Any]] = field(default_factory=list)  # citation parts stored with the reply
 
     @property
     def error(self) -> str:
@@ -88,6 +96,7 @@ async def _store_user(
     user: UserMessage,
     model_key: str,
     notify: Callable[[str], Awaitable[None]] | None,
+    parts: list[dict[str, Any]],
 ) -> str:
     """Store the user's message (and a new conversation); "" when stored, else why not. `notify` hears it
     first (its own failure is only logged)."""
@@ -96,10 +105,18 @@ async def _store_user(
         if user.new_conversation:
             provider_id, model = ai_catalog.split_key(model_key)
             await start_conversation(
-                ctx, conversation_id, user.id, user.text, provider=provider_id, model=model
+                ctx,
+                conversation_id,
+                user.id,
+                user.text,
+                provider=provider_id,
+                model=model,
+                content_parts=parts,
             )
         else:
-            await add_user_message(ctx, conversation_id, user.parent_id, user.text, message_id=user.id)
+            await add_user_message(
+                ctx, conversation_id, user.parent_id, user.text, message_id=user.id, content_parts=parts
+            )
     except Exception as exc:  # every failure is reported, none loses the text on screen
         error = f"Your message was not saved: {explain(exc, 'saving your message')}"
     if notify is not None:
@@ -178,6 +195,36 @@ async def _history(
     return _History([*before.messages, ChatMessage("user", user.text)], length)
 
 
+async def _knowledge(
+    ctx: Ctx,
+    conversation_id: uuid.UUID,
+    question: str,
+    attached: list[records.FileInfo],
+    new_conversation: bool,
+) -> knowledge_context.TurnKnowledge:
+    """The turn's sources; a failure to read the files is told to the user, and the reply goes on without."""
+    try:
+        return await knowledge_context.gather(
+            ctx, conversation_id, question, attached, new_conversation=new_conversation
+        )
+    except Exception as exc:
+        found = knowledge_context.TurnKnowledge()
+        found.notes.append(
+            f"Your files could not be searched for this reply: {explain(exc, 'searching your files')}"
+        )
+        return found
+
+
+def _request(history: list[ChatMessage], knowledge: knowledge_context.TurnKnowledge) -> list[ChatMessage]:
+    """What the model is sent: the knowledge block, then the branch, the images with the newest question."""
+    messages = list(history)
+    if knowledge.images and messages and messages[-1].role == "user":
+        last = messages[-1]
+        messages[-1] = ChatMessage("user", last.content, images=tuple(knowledge.images))
+    block = knowledge.system_block()
+    return [ChatMessage("system", block), *messages] if block else messages
+
+
 async def run_turn(
     ctx: Ctx,
     conversation_id: uuid.UUID,
@@ -202,8 +249,16 @@ async def run_turn(
     history: _History | None = None
     started = time.perf_counter()
     stored_user: asyncio.Task[str] | None = None
+    attached: list[records.FileInfo] = []
     if user is not None:
-        stored_user = asyncio.create_task(_store_user(ctx, conversation_id, user, model_key, on_user_stored))
+        attached = (
+            await knowledge_context.attachments(ctx, list(user.attachments)) if user.attachments else []
+        )
+        parts = [knowledge_context.file_part(f) for f in attached]
+        stored_user = asyncio.create_task(
+            _store_user(ctx, conversation_id, user, model_key, on_user_stored, parts)
+        )
+    knowledge = knowledge_context.TurnKnowledge()
 
     async def stop_check() -> bool:
         if (
@@ -219,24 +274,49 @@ async def run_turn(
         stage = "preparing the model"
         try:
             reading = asyncio.ensure_future(_history(ctx, conversation_id, parent_id, user))
-            try:  # the branch is read while the provider is resolved
+            gathering = (
+                asyncio.ensure_future(
+                    _knowledge(ctx, conversation_id, user.text, attached, user.new_conversation)
+                )
+                if user is not None
+                else None
+            )
+            try:  # the branch is read (and the files searched) while the provider is resolved
                 provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
                 history = await reading
+                if gathering is None:
+                    question = history.messages[-1].content if history.messages else ""
+                    gathering = asyncio.ensure_future(_knowledge(ctx, conversation_id, question, [], False))
+                knowledge = await gathering
             finally:
-                if not reading.done():
-                    reading.cancel()
-                elif not reading.cancelled():
-                    reading.exception()  # retrieved: a failure is reported once, by the await above
-            result.provider, result.model = provider, model
+                for task in (reading, gathering):
+                    if task is None:
+                        continue
+                    if not task.done():
+                        task.cancel()
+                    elif not task.cancelled():
+                        task.exception()  # retrieved: a failure is reported once, by the awaits above
+            result.provider, result.model, result.notes = provider, model, knowledge.notes
+            if knowledge.images and not vision.supports_images(model):
+                raise ServiceError(
+                    f"The model {model} cannot read images. Choose a model that can (such as gpt-4o or "
+                    "claude-sonnet-4), or send the message without the image."
+                )
             stage = "streaming the reply"
             await run_reply(
-                provider, model, history.messages, on_text=on_text, should_stop=stop_check, outcome=outcome
+                provider,
+                model,
+                _request(history.messages, knowledge),
+                on_text=on_text,
+                should_stop=stop_check,
+                outcome=outcome,
             )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the turn reports every failure instead of raising
             outcome.status, outcome.error = "error", explain(exc, stage)
         outcome.duration_ms = outcome.duration_ms or round((time.perf_counter() - started) * 1000)
+        result.cited = knowledge_context.citations(outcome.text, knowledge.sources)
         await _settle(ctx, conversation_id, parent_id, model_key, result, stored_user, replaces)
         if result.reply is not None and history is not None:
             _remember(ctx, conversation_id, result.reply, history)
@@ -245,6 +325,7 @@ async def run_turn(
         if outcome.status == "complete":
             outcome.status = "unfinished"
         outcome.error = outcome.error or INTERRUPTED
+        result.cited = knowledge_context.citations(outcome.text, knowledge.sources)
         await asyncio.shield(
             _settle(ctx, conversation_id, parent_id, model_key, result, stored_user, replaces)
         )
@@ -283,6 +364,7 @@ async def _settle(
             ttft_ms=outcome.ttft_ms,
             duration_ms=outcome.duration_ms,
             replaces=replaces,
+            content_parts=result.cited,
         )
     except Exception as exc:  # the text stays with the caller, with the reason
         result.store_error = explain(exc, "saving the reply")

@@ -1,0 +1,128 @@
+"""Hybrid search over the chunks of files: full-text rank and vector similarity, fused by reciprocal rank.
+
+`search(ctx, question, file_ids=...)` returns the best chunks of the files in scope that the user may read,
+each with its file, page, heading and a highlighted snippet (`**word**` around the matched words). Tenant and
+user are enforced twice: `knowledge_matches` (migration 0007, SECURITY DEFINER so the GIN and HNSW indexes are
+used under FORCE RLS) applies them itself and returns chunk ids only; the rows are then read back under RLS.
+
+The keyword half ORs the question's words (a question rarely contains every word of the passage that answers
+it; ts_rank favours chunks with more of them, rarer ones count as much as common ones under 'simple'), minus a
+short list of English function words. The vector half embeds the question with the tenant's embeddings model;
+when there is none, or it fails, search is keyword-only (`Results.keyword_only`), which the caller may say.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from services.knowledge.embed import EmbeddingError, embed, embeddings_config
+from sqlalchemy import text
+
+from services.auth.roles import require
+from services.context import Ctx
+from services.db import tenant_session
+from services.files import records
+
+log = logging.getLogger("solo.knowledge")
+
+RRF_K = 60  # the usual constant of reciprocal rank fusion
+CANDIDATES = 40  # taken from each half before fusing
+STOP_WORDS = frozenset(
+    "a an and are as at be by do does did for from has have how i in is it its me my of on or our so that the "
+    "their them then there these they this to was we what when where which who why will with you your about "
+    "can could would should tell say says said please".split()
+)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    chunk_id: uuid.UUID
+    file_id: uuid.UUID
+    file_name: str
+    page: int | None
+    heading: str
+    text: str
+    snippet: str
+    tokens: int
+    score: float  # fused: higher is better
+
+
+@dataclass(slots=True)
+class Results:
+    hits: list[Hit] = field(default_factory=list)
+    keyword_only: bool = True
+
+
+def keyword_query(question: str) -> str:
+    """A `to_tsquery('simple', ...)` string ORing the question's meaningful words ("" when none)."""
+    words: list[str] = []
+    for word in _WORD.findall(question.lower()):
+        if (len(word) > 1 or not word.isascii()) and word not in STOP_WORDS and word not in words:
+            words.append(word)
+    return " | ".join(f"'{w}'" for w in words[:32])
+
+
+def fuse(ranked: list[tuple[uuid.UUID, str, int]], k: int) -> list[tuple[uuid.UUID, float]]:
+    """Reciprocal rank fusion of (chunk, half, place) rows: sum of 1 / (RRF_K + place) per chunk."""
+    scores: dict[uuid.UUID, float] = {}
+    for chunk_id, _, place in ranked:
+        scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (RRF_K + place)
+    return sorted(scores.items(), key=lambda item: (-item[1], str(item[0])))[:k]
+
+
+async def search(ctx: Ctx, question: str, *, file_ids: list[uuid.UUID], k: int = 8) -> Results:
+    require(ctx, "workspace.use")
+    results = Results()
+    scope = await records.readable_ids(ctx, file_ids)
+    terms = keyword_query(question)
+    if not scope or not (terms or question.strip()):
+        return results
+    vector: str | None = None
+    cfg = await embeddings_config(ctx.tenant_id)
+    if cfg is not None and question.strip():
+        try:
+            from services.knowledge.ingest import vector_literal
+
+            vector = vector_literal((await embed(cfg, [question[:8000]]))[0])
+            results.keyword_only = False
+        except EmbeddingError as exc:
+            log.warning("question embedding failed, searching by keywords only: %s", exc)
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT chunk_id, kind, place FROM knowledge_matches("
+                    "CASE WHEN :q = '' THEN NULL ELSE to_tsquery('simple', :q) END, "
+                    "CAST(:v AS vector), :u, CAST(:scope AS uuid[]), :n)"
+                ),
+                {"q": terms, "v": vector, "u": ctx.user_id, "scope": scope, "n": CANDIDATES},
+            )
+        ).all()
+        best = fuse([(r[0], str(r[1]), int(r[2])) for r in rows], k)
+        if not best:
+            return results
+        found = (
+            await session.execute(
+                text(
+                    "SELECT fc.id, fc.file_id, f.name, fc.page, fc.heading, fc.text, fc.tokens, "
+                    "ts_headline('simple', fc.text, "
+                    "CASE WHEN :q = '' THEN to_tsquery('simple', '') ELSE to_tsquery('simple', :q) END, "
+                    "'StartSel=**, StopSel=**, MaxWords=40, MinWords=20, MaxFragments=1, FragmentDelimiter=\" … \"') "
+                    "FROM file_chunks fc JOIN files f ON f.id = fc.file_id "
+                    "WHERE fc.id = ANY(CAST(:ids AS uuid[]))"
+                ),
+                {"q": terms, "ids": [c for c, _ in best]},
+            )
+        ).all()
+    by_id = {r[0]: r for r in found}
+    for chunk_id, score in best:
+        r = by_id.get(chunk_id)
+        if r is not None:
+            results.hits.append(
+                Hit(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[7] or "", int(r[6] or 0), score)
+            )
+    return results
