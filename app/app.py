@@ -20,7 +20,7 @@ logging.getLogger("solo").setLevel(logging.INFO)
 
 app = rx.App(
     stylesheets=["/solo.css", "/sidebar.css", "/markdown.css", "/chat.css"],
-    head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat")],
+    head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat", "attach")],
     api_transformer=build_api(),
 )
 
