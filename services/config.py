@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     knowledge_whole_tokens: int = 6000  # a file this small goes into the model's context whole
     knowledge_context_tokens: int = 4000  # budget for the searched chunks of larger files and collections
 
+    # Durable jobs and embeddings (issue 8). The app process runs a job worker unless SOLO_WORKER=0 (then run
+    # `solo worker` beside it); each worker runs WORKER_CONCURRENCY jobs at a time. Embeddings (for semantic
+    # search of knowledge) use one of the configured providers of kind OpenAI or OpenAI-compatible, by its id
+    # (e.g. "openai", or an LLM_ENDPOINTS id); a workspace's admins may choose their own. EMBEDDINGS_DIM 0: the
+    # model's own size (sent as `dimensions` to OpenAI itself only). No provider: search is keyword-only.
+    solo_worker: bool = True
+    worker_concurrency: int = 2
+    embeddings_provider: str = ""
+    embeddings_model: str = ""
+    embeddings_dim: int = 0
+
     @property
     def embedded(self) -> bool:
         return not self.database_url
