@@ -77,13 +77,6 @@ class Settings(BaseSettings):
     oidc_discovery_url: str = ""
     oidc_label: str = "Single sign-on"
 
-    # Files and knowledge (issue 8). Quotas in MB; a tenant's admins may lower the tenant's (never raise it).
-    upload_max_mb: int = 50
-    storage_quota_user_mb: int = 1024
-    storage_quota_tenant_mb: int = 20480
-    knowledge_whole_tokens: int = 6000  # a file this small goes into the model's context whole
-    knowledge_context_tokens: int = 4000  # budget for the searched chunks of larger files and collections
-
     # Durable jobs and embeddings (issue 8). The app process runs a job worker unless SOLO_WORKER=0 (then run
     # `solo worker` beside it); each worker runs WORKER_CONCURRENCY jobs at a time. Embeddings (for semantic
     # search of knowledge) use one of the configured providers of kind OpenAI or OpenAI-compatible, by its id
@@ -94,6 +87,13 @@ class Settings(BaseSettings):
     embeddings_provider: str = ""
     embeddings_model: str = ""
     embeddings_dim: int = 0
+
+    # Files and knowledge (issue 8). Quotas in MB; a tenant's admins may lower the tenant's (never raise it).
+    upload_max_mb: int = 50
+    storage_quota_user_mb: int = 1024
+    storage_quota_tenant_mb: int = 20480
+    knowledge_whole_tokens: int = 6000  # a file this small goes into the model's context whole
+    knowledge_context_tokens: int = 4000  # budget for the searched chunks of larger files and collections
 
     @property
     def embedded(self) -> bool:
