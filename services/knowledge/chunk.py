@@ -73,7 +73,7 @@ def _letter_rate(ch: str) -> float:
     code = ord(ch)
     if _CJK.match(ch):
         return (
-            1.15 if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F else 1.1
+            1.15 if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F else 1.05
         )
     if code < 0x0250:
         return 0.6  # accented Latin
@@ -102,6 +102,10 @@ def _word_tokens(word: str) -> float:
 
 def count_tokens(text: str) -> int:
     """An estimate of the cl100k_base token count of `text` (see the module's notes); 0 for ""."""
+    return round(_estimate(text))
+
+
+def _estimate(text: str) -> float:
     total = 0.0
     for match in _PIECE.finditer(text):
         piece = match.group()
@@ -116,7 +120,7 @@ def count_tokens(text: str) -> int:
             total += 1
         else:
             total += _punctuation_tokens(piece.strip(" \r\n"))
-    return round(total)
+    return total
 
 
 _SAME_CHAR_RUN = re.compile(r"(.)\1*", re.DOTALL)
@@ -142,7 +146,7 @@ class Chunk:
 class _Unit:
     text: str
     joiner: str  # put before it when it follows another unit: "\n\n" when it starts a paragraph
-    tokens: int
+    tokens: float  # unrounded, so that the sum of a chunk's pieces is its estimate
     carried: bool = False  # overlap: already in the previous chunk
 
 
@@ -194,7 +198,7 @@ def _units(text: str, max_tokens: int) -> Iterator[_Unit]:
         paragraph = paragraph.strip()
         joiner = "\n\n"
         for piece in _pieces(paragraph, max_tokens - 1) if paragraph else ():
-            yield _Unit(piece, joiner, count_tokens(piece) + (1 if joiner else 0))
+            yield _Unit(piece, joiner, _estimate(piece) + (1 if joiner else 0))
             joiner = ""
 
 
@@ -224,14 +228,14 @@ def chunk(sections: list[Section], *, max_tokens: int = 400, overlap: int = 60) 
     return chunks
 
 
-def _size(units: list[_Unit]) -> int:
+def _size(units: list[_Unit]) -> float:
     return sum(u.tokens for u in units)
 
 
 def _cut_point(window: list[_Unit], max_tokens: int) -> int:
     """Where to end the chunk: before the last paragraph that starts in its second half, else at its end."""
     first_new = next(i for i, u in enumerate(window) if not u.carried)
-    size = 0
+    size = 0.0
     best = len(window)
     for i, unit in enumerate(window):
         if i > first_new and unit.joiner and size >= max_tokens // 2:
@@ -246,13 +250,13 @@ def _emit(chunks: list[Chunk], window: list[_Unit], section: Section) -> None:
         chunks.append(Chunk(len(chunks), text, section.page, section.heading, count_tokens(text)))
 
 
-def _overlap(window: list[_Unit], limit: int) -> list[_Unit]:
+def _overlap(window: list[_Unit], limit: float) -> list[_Unit]:
     """The end of `window` holding about `limit` tokens, to start the next chunk with: whole sentences when
     they fit, topped up with the last words of the sentence before them."""
     if limit <= 0:
         return []
     kept: list[_Unit] = []
-    size = 0
+    size = 0.0
     i = len(window) - 1
     while i >= 0 and size + window[i].tokens <= limit:
         kept.insert(0, _Unit(window[i].text, window[i].joiner, window[i].tokens, carried=True))
@@ -261,12 +265,12 @@ def _overlap(window: list[_Unit], limit: int) -> list[_Unit]:
     if i >= 0 and size < limit * 3 // 4:
         words: list[str] = []
         for word in reversed(_split(window[i].text, _WORD_SPLIT)):
-            tokens = count_tokens(word)
+            tokens = _estimate(word)
             if size + tokens > limit:
                 break
             words.insert(0, word)
             size += tokens
         if words:
             tail = "".join(words).lstrip()
-            kept.insert(0, _Unit(tail, "", count_tokens(tail), carried=True))
+            kept.insert(0, _Unit(tail, "", _estimate(tail), carried=True))
     return kept

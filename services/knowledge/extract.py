@@ -494,6 +494,7 @@ class _HtmlText(HTMLParser):
         self.text: list[str] = []
         self.size = 0
         self.started = False
+        self.cells = 0  # cells so far in the table row
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
@@ -504,9 +505,13 @@ class _HtmlText(HTMLParser):
             self._flush_text()
             self.heading = []
         elif tag in ("td", "th"):
-            self._write(" | ")
+            self._write(" | " if self.cells else "")
+            self.cells += 1
         elif tag == "li":
             self._write("\n- ")
+        elif tag == "tr":
+            self.cells = 0
+            self._write("\n")
         elif tag in _BLOCK:
             self.pre += tag == "pre"
             self._write("\n")
@@ -524,7 +529,7 @@ class _HtmlText(HTMLParser):
             self.buf.start(" ".join("".join(self.heading).split()) or None)
             self.started = True
             self.heading = None
-        elif tag in _BLOCK:
+        elif tag in _BLOCK and tag not in ("li", "tr"):  # the next item or row starts its own line
             if tag == "pre":
                 self.pre = max(0, self.pre - 1)
             self._write("\n")
