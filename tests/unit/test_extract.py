@@ -180,6 +180,12 @@ def test_text_stops_at_max_chars_and_says_so(tmp_path: Path) -> None:
     assert isinstance(whole, Sections) and not whole.truncated and len(whole) == 10
 
 
+def test_reading_stops_at_the_time_limit(tmp_path: Path) -> None:
+    path = docs.write(tmp_path, "slow.pdf", docs.make_pdf(["some text"] * 5))
+    with pytest.raises(ExtractError, match="took longer than 0 seconds"):
+        extract(path, "pdf", max_seconds=0)
+
+
 def test_a_damaged_file_gives_a_reason(tmp_path: Path) -> None:
     path = docs.write(tmp_path, "d.docx", docs.make_docx(["x"])[:300])
     with pytest.raises(ExtractError) as err:
