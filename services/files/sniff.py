@@ -40,28 +40,23 @@ class Kind:
     label: str
 
 
+_OOXML = "application/vnd.openxmlformats-officedocument."
 KINDS: dict[str, Kind] = {
-    k.kind: k
-    for k in (
-        Kind("pdf", "application/pdf", "PDF"),
-        Kind(
-            "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word document"
-        ),
-        Kind(
-            "pptx",
-            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-            "PowerPoint presentation",
-        ),
-        Kind("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel workbook"),
-        Kind("txt", "text/plain", "Text file"),
-        Kind("md", "text/markdown", "Markdown"),
-        Kind("csv", "text/csv", "CSV table"),
-        Kind("html", "text/html", "Web page"),
-        Kind("json", "application/json", "JSON"),
-        Kind("png", "image/png", "PNG image"),
-        Kind("jpeg", "image/jpeg", "JPEG image"),
-        Kind("webp", "image/webp", "WebP image"),
-        Kind("gif", "image/gif", "GIF image"),
+    kind: Kind(kind, mime, label)
+    for kind, mime, label in (
+        ("pdf", "application/pdf", "PDF"),
+        ("docx", _OOXML + "wordprocessingml.document", "Word document"),
+        ("pptx", _OOXML + "presentationml.presentation", "PowerPoint presentation"),
+        ("xlsx", _OOXML + "spreadsheetml.sheet", "Excel workbook"),
+        ("txt", "text/plain", "Text file"),
+        ("md", "text/markdown", "Markdown"),
+        ("csv", "text/csv", "CSV table"),
+        ("html", "text/html", "Web page"),
+        ("json", "application/json", "JSON"),
+        ("png", "image/png", "PNG image"),
+        ("jpeg", "image/jpeg", "JPEG image"),
+        ("webp", "image/webp", "WebP image"),
+        ("gif", "image/gif", "GIF image"),
     )
 }
 IMAGE_KINDS = frozenset({"png", "jpeg", "webp", "gif"})
@@ -142,6 +137,11 @@ def _refuse_programs(head: bytes) -> None:
         raise Refused(f"This is a program, not a document ({what}). Upload a document instead: {ACCEPTED}.")
 
 
+_OTHER_IMAGES = (
+    "Images are accepted as PNG, JPEG, WebP or GIF: convert it to one of these and upload it again."
+)
+
+
 def _refuse_known_binaries(head: bytes) -> None:
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise Refused(
@@ -150,17 +150,11 @@ def _refuse_known_binaries(head: bytes) -> None:
         )
     if head.startswith(b"{\\rtf"):
         raise Refused("Rich Text (.rtf) files are not read: save it as .docx or PDF and upload it again.")
-    if head.startswith((b"II*\x00", b"MM\x00*", b"BM")) or head[4:12] in (
-        b"ftypheic",
-        b"ftypheix",
-        b"ftypmif1",
-        b"ftypavif",
-    ):
-        raise Refused(
-            "Images are accepted as PNG, JPEG, WebP or GIF: convert it to one of these and upload it again."
-        )
-    archives = (b"\x1f\x8b", b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07", b"BZh", b"\xfd7zXZ\x00")
-    if head.startswith(archives):
+    image = head.startswith((b"II*\x00", b"MM\x00*")) or head[4:12] in (b"ftypheic", b"ftypheix", b"ftypavif")
+    if image or (head.startswith(b"BM") and b"\x00" in head[:64]):  # a text file may start with "BM"
+        raise Refused(_OTHER_IMAGES)
+    bzip2 = head.startswith(b"BZh") and head[4:10] == b"1AY&SY"
+    if bzip2 or head.startswith((b"\x1f\x8b", b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07", b"\xfd7zXZ\x00")):
         raise Refused("This is a compressed archive: unpack it and upload the documents inside one by one.")
 
 
@@ -203,11 +197,7 @@ def _pdf(path: Path) -> Detected:
 
 # -- Office (ZIP packages) --------------------------------------------------------------------------------
 
-_MAIN_TYPES = {
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": "docx",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "pptx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": "xlsx",
-}
+_MAIN_TYPES = {KINDS[kind].mime + ".main+xml": kind for kind in OFFICE_KINDS}
 _MACRO_TYPES = (
     "application/vnd.ms-word.document.macroenabled.main+xml",
     "application/vnd.ms-excel.sheet.macroenabled.main+xml",
@@ -454,14 +444,8 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_TEXT_EXTENSIONS = {
-    ".md": "md",
-    ".markdown": "md",
-    ".csv": "csv",
-    ".html": "html",
-    ".htm": "html",
-    ".json": "json",
-}
+_TEXT_EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html"}
+_TEXT_EXTENSIONS[".htm"] = "html"
 _HTML_START = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 
 

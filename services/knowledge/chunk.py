@@ -28,6 +28,7 @@ estimate for sizing chunks and budgets, not for billing.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -106,21 +107,20 @@ def count_tokens(text: str) -> int:
 
 
 def _estimate(text: str) -> float:
-    total = 0.0
-    for match in _PIECE.finditer(text):
-        piece = match.group()
-        first = piece[0]
-        if first.isdigit():
-            total += 1
-        elif piece.isspace():
-            total += 1
-        elif first.isalpha() or (len(piece) > 1 and piece[1].isalpha()):
-            total += _word_tokens(piece)
-        elif piece[0] == "'" and len(piece) <= 3 and piece[1:].isalpha():
-            total += 1
-        else:
-            total += _punctuation_tokens(piece.strip(" \r\n"))
-    return total
+    return sum(map(_piece_tokens, _PIECE.findall(text)))
+
+
+_CONTRACTIONS = frozenset({"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"})
+
+
+@functools.lru_cache(maxsize=1 << 16)  # words repeat: most pieces of a text are priced once
+def _piece_tokens(piece: str) -> float:
+    first = piece[0]
+    if first.isdigit() or piece.isspace() or piece.lower() in _CONTRACTIONS:
+        return 1.0
+    if first.isalpha() or (len(piece) > 1 and piece[1].isalpha()):
+        return _word_tokens(piece)
+    return _punctuation_tokens(piece.strip(" \r\n"))
 
 
 _SAME_CHAR_RUN = re.compile(r"(.)\1*", re.DOTALL)
@@ -179,16 +179,19 @@ def _cut(word: str, max_tokens: int) -> Iterator[str]:
         start += size
 
 
-def _pieces(paragraph: str, max_tokens: int) -> Iterator[str]:
+def _pieces(paragraph: str, max_tokens: int) -> Iterator[tuple[str, float]]:
     for sentence in _split(paragraph, _SENTENCE):
-        if count_tokens(sentence) <= max_tokens:
-            yield sentence
+        tokens = _estimate(sentence)
+        if tokens <= max_tokens:
+            yield sentence, tokens
             continue
         for word in _split(sentence, _WORD_SPLIT):
-            if count_tokens(word) <= max_tokens:
-                yield word
+            tokens = _estimate(word)
+            if tokens <= max_tokens:
+                yield word, tokens
             else:
-                yield from _cut(word, max_tokens)
+                for piece in _cut(word, max_tokens):
+                    yield piece, _estimate(piece)
 
 
 def _units(text: str, max_tokens: int) -> Iterator[_Unit]:
@@ -197,8 +200,8 @@ def _units(text: str, max_tokens: int) -> Iterator[_Unit]:
     for paragraph in _PARAGRAPH.split(text):
         paragraph = paragraph.strip()
         joiner = "\n\n"
-        for piece in _pieces(paragraph, max_tokens - 1) if paragraph else ():
-            yield _Unit(piece, joiner, _estimate(piece) + (1 if joiner else 0))
+        for piece, tokens in _pieces(paragraph, max_tokens - 1) if paragraph else ():
+            yield _Unit(piece, joiner, tokens + (1 if joiner else 0))
             joiner = ""
 
 

@@ -177,6 +177,11 @@ def extract(
             f"The {label} could not be read (it may be damaged): open it, save it again and upload that."
         ) from exc
     if not out.sections:
+        if out.sections.truncated:
+            raise ExtractError(
+                f"Reading the file took longer than {max_seconds:.0f} seconds and no text was found in that "
+                "time: split it into smaller files and upload those."
+            )
         if kind == "pdf":
             raise ExtractError(NO_TEXT_LAYER)
         raise ExtractError(

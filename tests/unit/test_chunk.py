@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
+from services.files.sniff import detect
 from services.knowledge.chunk import Chunk, chunk, count_tokens
-from services.knowledge.extract import Section
+from services.knowledge.extract import Section, extract
+from tests.fakes import documents as docs
 
 # Real cl100k_base token counts of short strings. They were computed once with an offline cl100k tokenizer
 # (not tiktoken, which downloads its encoding) and are hard-coded here; the estimate must track them.
@@ -88,7 +91,7 @@ def _check(chunks: list[Chunk], max_tokens: int) -> None:
         assert c.tokens <= max_tokens
 
 
-def test_paragraphs_are_kept_whole_and_chunks_overlap(tmp_path: object) -> None:
+def test_paragraphs_are_kept_whole_and_chunks_overlap() -> None:
     rng = random.Random(7)
     paragraphs = [_prose(rng, rng.randint(2, 5)) for _ in range(40)]
     chunks = chunk([Section("\n\n".join(paragraphs), page=3, heading="Methods")], max_tokens=200, overlap=40)
@@ -178,3 +181,21 @@ def test_limits_are_checked() -> None:
     chunks = chunk([Section(_prose(rng, 40))], max_tokens=80, overlap=500)
     _check(chunks, 80)
     assert len({c.text for c in chunks}) == len(chunks)
+
+
+def test_a_300_page_pdf_from_upload_to_chunks(tmp_path: Path) -> None:
+    import time
+
+    rng = random.Random(9)
+    started = time.perf_counter()
+    pdf = docs.make_pdf([f"Page {n}\n" + _prose(rng, 12) for n in range(1, 301)])
+    assert time.perf_counter() - started < 1.0  # the maker stays cheap enough for benches and e2e tests
+    path = docs.write(tmp_path, "book.pdf", pdf)
+    detected = detect(path, "book.pdf")
+    assert (detected.kind, detected.pages) == ("pdf", 300)
+    chunks = chunk(extract(path, detected.kind), max_tokens=120, overlap=20)
+    _check(chunks, 120)
+    assert {c.page for c in chunks} == set(range(1, 301))
+    for c in chunks:  # no chunk holds a neighbouring page's text
+        assert c.page is not None
+        assert f"Page {c.page + 1}\n" not in c.text and f"Page {c.page - 1}\n" not in c.text

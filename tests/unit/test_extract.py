@@ -74,6 +74,47 @@ def test_pptx_one_section_per_slide_headed_by_its_title(tmp_path: Path) -> None:
     assert "Quarterly review" not in sections[0].text
 
 
+def test_pptx_reads_groups_tables_and_speaker_notes(tmp_path: Path) -> None:
+    import io
+
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[5])  # "Title Only"
+    slide.shapes.title.text = "Plan"
+    group = slide.shapes.add_group_shape()
+    group.shapes.add_textbox(Inches(1), Inches(2), Inches(3), Inches(1)).text_frame.text = "Inside a group"
+    table = slide.shapes.add_table(2, 2, Inches(1), Inches(4), Inches(4), Inches(1)).table
+    for r, row in enumerate([["Q1", "Q2"], ["10", "12"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    slide.notes_slide.notes_text_frame.text = "Say it slowly."
+    prs.slides.add_slide(prs.slide_layouts[5]).shapes.title.text = "Only a title"
+    buf = io.BytesIO()
+    prs.save(buf)
+    sections = _extract(tmp_path, "p.pptx", buf.getvalue())
+    assert _shape(sections) == [(1, "Plan"), (2, "Only a title")]
+    assert sections[0].text == "Inside a group\n\nQ1 | Q2\n10 | 12\n\nNotes: Say it slowly."
+    assert sections[1].text == "Only a title"  # a slide with a title only is still found by its words
+
+
+def test_docx_merged_cells_are_read_once(tmp_path: Path) -> None:
+    import io
+
+    from docx import Document
+
+    doc = Document()
+    table = doc.add_table(rows=2, cols=3)
+    merged = table.cell(0, 0).merge(table.cell(0, 2))
+    merged.text = "Wide header"
+    for c, value in enumerate(["a", "b", "c"]):
+        table.cell(1, c).text = value
+    buf = io.BytesIO()
+    doc.save(buf)
+    assert [s.text for s in _extract(tmp_path, "m.docx", buf.getvalue())] == ["Wide header\na | b | c"]
+
+
 def test_xlsx_one_section_per_sheet_rows_as_cells(tmp_path: Path) -> None:
     data = docs.make_xlsx(
         {
@@ -178,6 +219,12 @@ def test_text_stops_at_max_chars_and_says_so(tmp_path: Path) -> None:
     assert sections.notes == ["Only the first 600 characters were read; the rest of the file was not."]
     whole = _extract(tmp_path, "long.pdf", docs.make_pdf(pages))
     assert isinstance(whole, Sections) and not whole.truncated and len(whole) == 10
+
+
+def test_reading_stops_at_the_time_limit(tmp_path: Path) -> None:
+    path = docs.write(tmp_path, "slow.pdf", docs.make_pdf(["some text"] * 5))
+    with pytest.raises(ExtractError, match="took longer than 0 seconds"):
+        extract(path, "pdf", max_seconds=0)
 
 
 def test_a_damaged_file_gives_a_reason(tmp_path: Path) -> None:

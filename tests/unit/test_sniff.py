@@ -80,6 +80,7 @@ def test_images_are_verified_and_measured(tmp_path: Path, kind: str) -> None:
         ("utf16.json", '{"k": "v"}'.encode("utf-16"), "json"),
         ("script.sh", b"#!/bin/sh\necho hello\n", "txt"),
         ("MZ.txt", b"MZ is how this note starts, and it is text.", "txt"),
+        ("cars.txt", b"BMW and BZh are letters too.", "txt"),
     ],
 )
 def test_text_kinds(tmp_path: Path, name: str, data: bytes, kind: str) -> None:
