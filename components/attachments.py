@@ -182,10 +182,14 @@ def knowledge_picker() -> rx.Component:
         rx.popover.content(
             rx.vstack(
                 rx.text("Knowledge", weight="bold", size="2"),
-                rx.text("Answers in this chat search the collections you tick.", size="1", color_scheme="gray"),
+                rx.text(
+                    "Answers in this chat search the collections you tick.", size="1", color_scheme="gray"
+                ),
                 rx.cond(
                     AttachState.collections.length() > 0,  # type: ignore[attr-defined]
-                    rx.vstack(rx.foreach(AttachState.collections, _collection_choice), spacing="1", width="100%"),
+                    rx.vstack(
+                        rx.foreach(AttachState.collections, _collection_choice), spacing="1", width="100%"
+                    ),
                     rx.text("You have no collections yet.", size="1"),
                 ),
                 rx.cond(

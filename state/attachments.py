@@ -30,7 +30,14 @@ def size_text(size: int) -> str:
 
 
 def chip(
-    tmp: str, name: str, *, size: int = 0, file_id: str = "", kind: str = "", status: str = "", error: str = ""
+    tmp: str,
+    name: str,
+    *,
+    size: int = 0,
+    file_id: str = "",
+    kind: str = "",
+    status: str = "",
+    error: str = "",
 ) -> dict[str, str]:
     is_image = kind in sniff.IMAGE_KINDS
     label = sniff.KINDS[kind].label if kind in sniff.KINDS else ""
@@ -74,7 +81,9 @@ class AttachState(rx.State):
         try:
             found = await collections.list_collections(ctx)
             if cid and cid != self._chosen_for:
-                self.chosen = [str(c) for c in await collections.conversation_collections(ctx, uuid.UUID(cid))]
+                self.chosen = [
+                    str(c) for c in await collections.conversation_collections(ctx, uuid.UUID(cid))
+                ]
             elif not cid and self._chosen_for:
                 self.chosen = []
         except ServiceError as exc:
@@ -99,7 +108,9 @@ class AttachState(rx.State):
                     ctx, uuid.UUID(cid), [uuid.UUID(c) for c in chosen]
                 )
             except (ServiceError, ValueError) as exc:
-                self.knowledge_error = str(exc) if isinstance(exc, ServiceError) else "That collection is gone."
+                self.knowledge_error = (
+                    str(exc) if isinstance(exc, ServiceError) else "That collection is gone."
+                )
                 return
         self.chosen = chosen
 
@@ -129,7 +140,12 @@ class AttachState(rx.State):
                     continue
                 self.pending = [
                     *self.pending,
-                    chip(tmp, str(event.get("name", "file")), size=int(event.get("size") or 0), status="uploading"),
+                    chip(
+                        tmp,
+                        str(event.get("name", "file")),
+                        size=int(event.get("size") or 0),
+                        status="uploading",
+                    ),
                 ]
             elif phase == "done":
                 await self._stored(tmp, event.get("file"))
@@ -149,7 +165,14 @@ class AttachState(rx.State):
             self._set(tmp, status="refused", error=str(exc))
             return
         self._ids = {**self._ids, tmp: str(found.id)}
-        updated = chip(tmp, found.name, size=found.size_bytes, file_id=str(found.id), kind=found.kind, status=found.status)
+        updated = chip(
+            tmp,
+            found.name,
+            size=found.size_bytes,
+            file_id=str(found.id),
+            kind=found.kind,
+            status=found.status,
+        )
         self.pending = [updated if c["tmp"] == tmp else c for c in self.pending]
 
     def _set(self, tmp: str, **fields: str) -> None:

@@ -42,7 +42,13 @@ def _files(parts: tuple[dict[str, Any], ...]) -> list[dict[str, str]]:
         if p.get("type") != "file":
             continue
         file_id, kind = str(p.get("file_id") or ""), str(p.get("kind") or "")
-        shown = chip(file_id or "gone", str(p.get("name") or "file"), size=int(p.get("size") or 0), file_id=file_id, kind=kind)
+        shown = chip(
+            file_id or "gone",
+            str(p.get("name") or "file"),
+            size=int(p.get("size") or 0),
+            file_id=file_id,
+            kind=kind,
+        )
         out.append({**shown, "href": f"/api/files/{file_id}/download" if file_id else ""})
     return out
 
@@ -53,7 +59,9 @@ def _sources(parts: tuple[dict[str, Any], ...]) -> list[dict[str, str]]:
         if p.get("type") != "citation":
             continue
         file_id, page = str(p.get("file_id") or ""), p.get("page")
-        href = f"/files?file={file_id}" + (f"&page={page}" if isinstance(page, int) else "") if file_id else ""
+        href = (
+            f"/files?file={file_id}" + (f"&page={page}" if isinstance(page, int) else "") if file_id else ""
+        )
         out.append(
             {
                 "n": str(p.get("n", "")),

@@ -56,7 +56,7 @@ def _clean_name(name: str) -> str:
 async def list_collections(ctx: Ctx) -> list[CollectionInfo]:
     require(ctx, "workspace.use")
     counts = (
-        select(CollectionFile.collection_id, func.count().label("n"))
+        select(col(CollectionFile.collection_id), func.count().label("n"))
         .group_by(col(CollectionFile.collection_id))
         .subquery()
     )
@@ -129,7 +129,7 @@ async def set_file_collections(ctx: Ctx, file_id: uuid.UUID, collection_ids: lis
     require(ctx, "workspace.use")
     async with tenant_session(ctx.tenant_id) as session:
         owner = (
-            await session.execute(select(StoredFile.user_id).where(col(StoredFile.id) == file_id))
+            await session.execute(select(col(StoredFile.user_id)).where(col(StoredFile.id) == file_id))
         ).scalar_one_or_none()
         if owner != ctx.user_id:
             raise NotFound("That file does not exist (it may have been deleted).")
@@ -170,7 +170,7 @@ async def file_collections(ctx: Ctx, file_ids: list[uuid.UUID]) -> dict[uuid.UUI
         return {}
     async with tenant_session(ctx.tenant_id) as session:
         rows = await session.execute(
-            select(CollectionFile.file_id, CollectionFile.collection_id)
+            select(col(CollectionFile.file_id), col(CollectionFile.collection_id))
             .join(Collection, col(Collection.id) == col(CollectionFile.collection_id))
             .where(col(CollectionFile.file_id).in_(file_ids), _visible(ctx))
         )
@@ -186,7 +186,7 @@ async def collection_file_ids(ctx: Ctx, collection_ids: list[uuid.UUID]) -> list
         return []
     async with tenant_session(ctx.tenant_id) as session:
         rows = await session.execute(
-            select(CollectionFile.file_id)
+            select(col(CollectionFile.file_id))
             .join(Collection, col(Collection.id) == col(CollectionFile.collection_id))
             .where(col(CollectionFile.collection_id).in_(collection_ids), _visible(ctx))
             .distinct()
@@ -197,7 +197,7 @@ async def collection_file_ids(ctx: Ctx, collection_ids: list[uuid.UUID]) -> list
 async def conversation_collections(ctx: Ctx, conversation_id: uuid.UUID) -> list[uuid.UUID]:
     async with tenant_session(ctx.tenant_id) as session:
         rows = await session.execute(
-            select(ConversationCollection.collection_id)
+            select(col(ConversationCollection.collection_id))
             .join(Conversation, col(Conversation.id) == col(ConversationCollection.conversation_id))
             .where(
                 col(ConversationCollection.conversation_id) == conversation_id,
@@ -213,11 +213,13 @@ async def set_conversation_collections(
     require(ctx, "workspace.use")
     async with tenant_session(ctx.tenant_id) as session:
         owner = (
-            await session.execute(select(Conversation.user_id).where(col(Conversation.id) == conversation_id))
+            await session.execute(
+                select(col(Conversation.user_id)).where(col(Conversation.id) == conversation_id)
+            )
         ).scalar_one_or_none()
         if owner != ctx.user_id:
             raise NotFound("That conversation does not exist (it may have been deleted).")
-        visible = set((await session.execute(select(Collection.id).where(_visible(ctx)))).scalars())
+        visible = set((await session.execute(select(col(Collection.id)).where(_visible(ctx)))).scalars())
         wanted = list(dict.fromkeys(collection_ids))
         if any(c not in visible for c in wanted):
             raise NotFound(COLLECTION_NOT_FOUND)

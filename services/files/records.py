@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from services.files.storage import get_storage, object_key
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlmodel import col
 
@@ -29,6 +28,7 @@ from services.context import Ctx
 from services.db import global_session, tenant_session
 from services.errors import NotFound, ValidationError
 from services.files import sniff
+from services.files.storage import get_storage, object_key
 
 log = logging.getLogger("solo.files")
 
@@ -100,7 +100,7 @@ def info(row: StoredFile, ctx: Ctx) -> FileInfo:
 def _readable(ctx: Ctx) -> Any:
     """The files the asking user may read: their own, or those in one of the tenant's shared collections."""
     shared = (
-        select(CollectionFile.file_id)
+        select(col(CollectionFile.file_id))
         .join(Collection, col(Collection.id) == col(CollectionFile.collection_id))
         .where(col(Collection.owner_id).is_(None))
     )
@@ -285,7 +285,7 @@ async def list_files(
     if collection_id is not None:
         statement = statement.where(
             col(StoredFile.id).in_(
-                select(CollectionFile.file_id).where(col(CollectionFile.collection_id) == collection_id)
+                select(col(CollectionFile.file_id)).where(col(CollectionFile.collection_id) == collection_id)
             )
         )
     statement = statement.order_by(*SORTS.get(sort, SORTS["recent"])).offset(max(0, offset)).limit(limit + 1)
@@ -319,13 +319,13 @@ async def rename(ctx: Ctx, file_id: uuid.UUID, new_name: str) -> FileInfo:
 UNLINK = text(
     """
     UPDATE messages m SET content_parts = (
-        SELECT coalesce(jsonb_agg(CASE WHEN e.p ->> 'file_id' = :f
+        SELECT coalesce(jsonb_agg(CASE WHEN e.p ->> 'file_id' = :name
                                        THEN e.p || '{"file_id": null, "chunk_id": null}'::jsonb ELSE e.p END
                                   ORDER BY e.i), '[]'::jsonb)
         FROM jsonb_array_elements(m.content_parts) WITH ORDINALITY AS e(p, i))
-    WHERE m.id IN (SELECT message_id FROM message_files WHERE file_id = CAST(:f AS uuid)
-                   UNION SELECT message_id FROM message_citations WHERE file_id = CAST(:f AS uuid))
-      AND EXISTS (SELECT 1 FROM files WHERE id = CAST(:f AS uuid) AND user_id = :u)
+    WHERE m.id IN (SELECT message_id FROM message_files WHERE file_id = :f
+                   UNION SELECT message_id FROM message_citations WHERE file_id = :f)
+      AND EXISTS (SELECT 1 FROM files WHERE id = :f AND user_id = :u)
     """
 )
 
@@ -334,7 +334,7 @@ async def delete_file(ctx: Ctx, file_id: uuid.UUID) -> None:
     """Only the uploader deletes a file (an admin removes a shared one from its collection instead)."""
     require(ctx, "workspace.use")
     async with tenant_session(ctx.tenant_id) as session:
-        await session.execute(UNLINK, {"f": str(file_id), "u": ctx.user_id})
+        await session.execute(UNLINK, {"name": str(file_id), "f": file_id, "u": ctx.user_id})
         key = (
             await session.execute(
                 delete(StoredFile)
@@ -368,7 +368,7 @@ async def readable_ids(ctx: Ctx, ids: list[uuid.UUID]) -> list[uuid.UUID]:
         found = set(
             (
                 await session.execute(
-                    select(StoredFile.id).where(col(StoredFile.id).in_(ids), _readable(ctx))
+                    select(col(StoredFile.id)).where(col(StoredFile.id).in_(ids), _readable(ctx))
                 )
             ).scalars()
         )

@@ -22,9 +22,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.files.sniff import IMAGE_KINDS
-from services.files.storage import get_storage
-from services.knowledge.chunk import count_tokens
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -34,6 +31,9 @@ from services.context import Ctx
 from services.db import tenant_session
 from services.errors import NotFound
 from services.files import collections, records
+from services.files.sniff import IMAGE_KINDS
+from services.files.storage import get_storage
+from services.knowledge.chunk import count_tokens
 from services.knowledge.search import search
 from services.llm import ImagePart
 
@@ -104,7 +104,7 @@ async def _conversation_files(ctx: Ctx, conversation_id: uuid.UUID) -> list[uuid
     """Documents attached earlier in this conversation (any branch), oldest first."""
     async with tenant_session(ctx.tenant_id) as session:
         rows = await session.execute(
-            select(MessageFile.file_id)
+            select(col(MessageFile.file_id))
             .join(Message, col(Message.id) == col(MessageFile.message_id))
             .where(col(Message.conversation_id) == conversation_id, col(MessageFile.file_id).is_not(None))
             .order_by(col(Message.created_at), col(MessageFile.ordinal))
@@ -217,10 +217,14 @@ async def gather(
 WAIT_READY_SECONDS = 90.0  # a document attached a moment ago is read before the reply, up to this long
 
 
-async def _wait_ready(ctx: Ctx, files: dict[uuid.UUID, records.FileInfo]) -> dict[uuid.UUID, records.FileInfo]:
+async def _wait_ready(
+    ctx: Ctx, files: dict[uuid.UUID, records.FileInfo]
+) -> dict[uuid.UUID, records.FileInfo]:
     """The files again once none is still processing (or the wait is over); no session is held while waiting."""
     deadline = time.monotonic() + WAIT_READY_SECONDS
-    while any(f.status in ("uploading", "processing") for f in files.values()) and time.monotonic() < deadline:
+    while (
+        any(f.status in ("uploading", "processing") for f in files.values()) and time.monotonic() < deadline
+    ):
         await asyncio.sleep(0.4)
         for file_id, f in list(files.items()):
             if f.status in ("uploading", "processing"):
@@ -234,7 +238,7 @@ async def _wait_ready(ctx: Ctx, files: dict[uuid.UUID, records.FileInfo]) -> dic
 async def _tokens(ctx: Ctx, file_id: uuid.UUID) -> int:
     async with tenant_session(ctx.tenant_id) as session:
         value = (
-            await session.execute(select(StoredFile.tokens).where(col(StoredFile.id) == file_id))
+            await session.execute(select(col(StoredFile.tokens)).where(col(StoredFile.id) == file_id))
         ).scalar()
     return int(value or 0)
 

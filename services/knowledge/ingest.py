@@ -23,12 +23,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from services.files.sniff import IMAGE_KINDS
-from services.files.storage import get_storage
-from services.jobs.queue import Job, Permanent, Retry, enqueue, handler, on_failed
-from services.knowledge.chunk import chunk
-from services.knowledge.embed import EmbeddingError, embed, embeddings_config
-from services.knowledge.extract import Section
 from sqlalchemy import delete, select, text, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,6 +34,12 @@ from services.context import Ctx
 from services.db import tenant_session
 from services.errors import NotFound, ValidationError
 from services.files import records
+from services.files.sniff import IMAGE_KINDS
+from services.files.storage import get_storage
+from services.jobs.queue import Job, Permanent, Retry, enqueue, handler, on_failed
+from services.knowledge.chunk import chunk
+from services.knowledge.embed import EmbeddingError, embed, embeddings_config
+from services.knowledge.extract import Section
 
 log = logging.getLogger("solo.knowledge")
 
@@ -137,7 +137,9 @@ async def _store_text(tenant_id: uuid.UUID, row: StoredFile, sections: list[Sect
         raise Permanent("The file has no text to read.")
     async with tenant_session(tenant_id) as session:
         still_there = (
-            await session.execute(select(StoredFile.id).where(col(StoredFile.id) == row.id).with_for_update())
+            await session.execute(
+                select(col(StoredFile.id)).where(col(StoredFile.id) == row.id).with_for_update()
+            )
         ).scalar_one_or_none()
         if still_there is None:
             return 0

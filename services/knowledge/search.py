@@ -18,13 +18,13 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from services.knowledge.embed import EmbeddingError, embed, embeddings_config
 from sqlalchemy import text
 
 from services.auth.roles import require
 from services.context import Ctx
 from services.db import tenant_session
 from services.files import records
+from services.knowledge.embed import EmbeddingError, embed, embeddings_config
 
 log = logging.getLogger("solo.knowledge")
 

@@ -45,9 +45,9 @@ class UserMessage:
     parent_id: uuid.UUID | None
     text: str
     new_conversation: bool = False  # create the conversation first (its id is the turn's conversation id)
-    attachments: tuple[
-        uuid.UUID, ...
-    ] = ()  # files the user attached (checked here: foreign ids attach nothing)
+    # Files the user attached (checked here: foreign ids attach nothing); a new conversation's Knowledge picks.
+    attachments: tuple[uuid.UUID, ...] = ()
+    collections: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(slots=True)
@@ -113,6 +113,13 @@ async def _store_user(
                 model=model,
                 content_parts=parts,
             )
+            if user.collections:
+                try:
+                    await collections.set_conversation_collections(
+                        ctx, conversation_id, list(user.collections)
+                    )
+                except ServiceError as exc:  # a collection deleted meanwhile: the chat goes on without it
+                    log.info("a new chat's collections were not kept: %s", exc)
         else:
             await add_user_message(
                 ctx, conversation_id, user.parent_id, user.text, message_id=user.id, content_parts=parts
@@ -277,9 +284,7 @@ async def run_turn(
         try:
             reading = asyncio.ensure_future(_history(ctx, conversation_id, parent_id, user))
             gathering = (
-                asyncio.ensure_future(
-                    _knowledge(ctx, conversation_id, user.text, attached, user.new_conversation)
-                )
+                asyncio.ensure_future(_knowledge(ctx, conversation_id, user.text, attached, user))
                 if user is not None
                 else None
             )

@@ -19,9 +19,8 @@ from services.knowledge import ingest
 from services.knowledge.search import fuse, keyword_query, search
 from tests.fakes.documents import EXE_BYTES, make_encrypted_pdf, make_pdf
 from tests.fakes.llm_server import FakeLLMServer
-from tests.services.test_chat_files_routes import base, client, signed_in  # noqa: F401  (the `base` fixture)
+from tests.services.test_chat_files_routes import client, signed_in
 from tests.services.test_chat_support import sql
-from tests.services.test_tenancy import owner_conn  # noqa: F401  (fixture)
 
 PAGES = [
     "Quarterly revenue grew by twelve percent, driven by coaching subscriptions in Lisbon.",
@@ -39,16 +38,26 @@ async def llm() -> AsyncIterator[FakeLLMServer]:
 @pytest.fixture
 def embeddings(llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, loopback_allowed: None) -> FakeLLMServer:
     """The server's embeddings model: the fake's /v1/embeddings, 384 dimensions (an HNSW-indexed size)."""
-    monkeypatch.setenv("LLM_ENDPOINTS", f'[{{"id": "emb", "base_url": "{llm.openai_base_url}", "api_key": "k"}}]')
+    monkeypatch.setenv(
+        "LLM_ENDPOINTS", f'[{{"id": "emb", "base_url": "{llm.openai_base_url}", "api_key": "k"}}]'
+    )
     monkeypatch.setenv("EMBEDDINGS_PROVIDER", "emb")
     monkeypatch.setenv("EMBEDDINGS_MODEL", "fake-embed")
     monkeypatch.setenv("EMBEDDINGS_DIM", "384")
     ai_catalog._env_cache = None
+    llm.configure(embedding_dim=384)
     return llm
 
 
-async def drain() -> int:
-    """Run queued jobs until none is due (the worker's loop, in the test's event loop)."""
+async def drain(tenant_id: uuid.UUID) -> int:
+    """Run queued jobs until none is due (the worker's loop, in the test's event loop). Jobs of other tenants,
+    left behind by other tests (their blobs were in their own temporary folders), are dropped first."""
+    from sqlalchemy import text
+
+    from services.db import global_session
+
+    async with global_session() as session:
+        await session.execute(text("DELETE FROM jobs WHERE tenant_id IS DISTINCT FROM :t"), {"t": tenant_id})
     ran = 0
     while await run_once("test-worker"):
         ran += 1
@@ -71,11 +80,13 @@ async def test_upload_ingest_search_and_download(base, tenant, embeddings, tmp_p
         again = await upload(http, "copy.pdf", make_pdf(PAGES))
         assert again.status_code == 200 and again.json()["file"]["id"] == file["id"]
 
-        assert await drain() >= 1
+        assert await drain(tenant.id) >= 1
         stored = await records.get(ctx, uuid.UUID(file["id"]))
         assert (stored.status, stored.embedded, stored.pages) == ("ready", True, 3)
         assert stored.chunk_count >= 3
-        pages = await sql(tenant.id, "SELECT DISTINCT page FROM file_chunks WHERE file_id = :f ORDER BY 1", f=stored.id)
+        pages = await sql(
+            tenant.id, "SELECT DISTINCT page FROM file_chunks WHERE file_id = :f ORDER BY 1", f=stored.id
+        )
         assert [p[0] for p in pages] == [1, 2, 3]
         assert embeddings.embedding_requests(), "the chunks were embedded through /v1/embeddings"
 
@@ -98,7 +109,7 @@ async def test_refused_uploads_say_why_and_store_nothing(base, tenant, monkeypat
     async with client(base, tenant, token) as http:
         exe = await upload(http, "invoice.pdf", EXE_BYTES + b"\0" * 2048)
         assert exe.status_code == 415 and "program" in exe.text.lower()
-        locked = await upload(http, "locked.pdf", make_encrypted_pdf(["secret"], "pw"))
+        locked = await upload(http, "locked.pdf", make_encrypted_pdf(["secret"]))
         assert locked.status_code == 415 and "password" in locked.text.lower()
         broken = await upload(http, "broken.pdf", make_pdf(PAGES)[:300])
         assert broken.status_code == 415
@@ -108,7 +119,9 @@ async def test_refused_uploads_say_why_and_store_nothing(base, tenant, monkeypat
         monkeypatch.setenv("UPLOAD_MAX_MB", "1")
         records.get_settings.cache_clear()
 
-        async def stream() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while the body streams
+        async def stream() -> AsyncIterator[
+            bytes
+        ]:  # no Content-Length: the limit holds while the body streams
             for _ in range(40):
                 yield b"a" * 65536
 
@@ -131,6 +144,7 @@ async def test_the_session_is_checked_before_the_body(base, tenant) -> None:  # 
 
 async def test_quota_refuses_and_delete_frees_it(base, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("STORAGE_QUOTA_USER_MB", "1")
+    records.get_settings.cache_clear()
     ctx, token = await signed_in(tenant, "cy@example.com")
     async with client(base, tenant, token) as http:
         first = await upload(http, "notes.txt", b"plan " * 150_000)  # 750 kB
@@ -139,10 +153,12 @@ async def test_quota_refuses_and_delete_frees_it(base, tenant, monkeypatch) -> N
         assert second.status_code == 422 and "storage is full" in second.text.lower()
         file_id = uuid.UUID(first.json()["file"]["id"])
         _, key = await records.blob(ctx, file_id)
-        await drain()
+        await drain(tenant.id)
         await records.delete_file(ctx, file_id)
         assert await get_storage().size(key) is None
-        assert await sql(tenant.id, "SELECT count(*) FROM file_chunks WHERE file_id = :f", f=file_id) == [(0,)]
+        assert await sql(tenant.id, "SELECT count(*) FROM file_chunks WHERE file_id = :f", f=file_id) == [
+            (0,)
+        ]
         assert (await records.usage(ctx)).user_bytes == 0
         assert (await upload(http, "more.txt", b"more " * 100_000)).status_code == 201
 
@@ -153,7 +169,7 @@ async def test_other_users_and_tenants_see_nothing(base, tenant, other_tenant) -
     mallory, mallory_token = await signed_in(other_tenant, "mallory@example.com")
     async with client(base, tenant, ana_token) as http:
         file_id = (await upload(http, "private.txt", b"the vault code is 4417")).json()["file"]["id"]
-    await drain()
+    await drain(tenant.id)
     fid = uuid.UUID(file_id)
     # Through the service...
     with pytest.raises(records.NotFound):
@@ -181,19 +197,30 @@ async def test_ingestion_resumes_after_a_stop_mid_embedding(base, tenant, embedd
     ctx, token = await signed_in(tenant, "di@example.com")
     async with client(base, tenant, token) as http:
         file_id = uuid.UUID((await upload(http, "plan.pdf", make_pdf(PAGES))).json()["file"]["id"])
-    await drain()
+    await drain(tenant.id)
     await sql(
         tenant.id,
         "UPDATE file_chunks SET embedding = NULL, embedding_dim = NULL WHERE file_id = :f AND ordinal > 0",
         f=file_id,
     )
-    await sql(tenant.id, "UPDATE files SET status = 'processing', stage = 'embedding' WHERE id = :f", f=file_id)
+    await sql(
+        tenant.id, "UPDATE files SET status = 'processing', stage = 'embedding' WHERE id = :f", f=file_id
+    )
     before = len(embeddings.embedding_requests())
-    job = ingest.Job(id=0, kind=ingest.KIND, tenant_id=tenant.id, user_id=ctx.user_id, payload={"file_id": str(file_id)}, attempts=1)
+    job = ingest.Job(
+        id=0,
+        kind=ingest.KIND,
+        tenant_id=tenant.id,
+        user_id=ctx.user_id,
+        payload={"file_id": str(file_id)},
+        attempts=1,
+    )
     await ingest.run(job)
     assert (await records.get(ctx, file_id)).status == "ready"
-    texts = [t for r in embeddings.embedding_requests()[before:] for t in r["input"]]
-    missing = await sql(tenant.id, "SELECT count(*) FROM file_chunks WHERE file_id = :f AND ordinal > 0", f=file_id)
+    texts = [t for r in embeddings.embedding_requests()[before:] for t in r.body["input"]]
+    missing = await sql(
+        tenant.id, "SELECT count(*) FROM file_chunks WHERE file_id = :f AND ordinal > 0", f=file_id
+    )
     assert len(texts) == missing[0][0], "only the chunks without an embedding were embedded again"
 
 
@@ -211,23 +238,22 @@ async def _explain(conn: Any, statement: str, params: tuple[Any, ...]) -> str:
     return "\n".join(r[0] for r in rows)
 
 
-async def test_the_matcher_uses_the_gin_and_hnsw_indexes(owner_conn, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_the_matcher_uses_the_gin_and_hnsw_indexes(owner_conn, app_conn, tenant) -> None:  # type: ignore[no-untyped-def]
     """What knowledge_matches runs (as its owner, SECURITY DEFINER) can use the GIN index and the size's HNSW
-    index; the same text match as the app role under FORCE RLS cannot use the GIN index."""
+    index; the same text match as the app role under FORCE RLS cannot use the GIN index (the reason for it)."""
+    match = "SELECT id FROM file_chunks WHERE search @@ to_tsquery('simple', 'churn')"
     await owner_conn.execute("SET enable_seqscan = off")
-    tenant_id = str(tenant.id)
-    keyword = await _explain(
-        owner_conn,
-        "SELECT id FROM file_chunks WHERE search @@ to_tsquery('simple', 'churn') AND tenant_id = %s::uuid",
-        (tenant_id,),
-    )
-    assert "ix_file_chunks_search" in keyword, keyword
+    assert "ix_file_chunks_search" in (plan := await _explain(owner_conn, match, ())), plan
     vector = "[" + ",".join(["0.1"] * 384) + "]"
     nearest = await _explain(
         owner_conn,
-        "SELECT id FROM file_chunks WHERE embedding_dim = 384 AND tenant_id = %s::uuid "
+        "SELECT id FROM file_chunks WHERE embedding_dim = 384 "
         "ORDER BY (embedding::vector(384)) <=> %s::vector(384) LIMIT 10",
-        (tenant_id, vector),
+        (vector,),
     )
     assert "ix_file_chunks_embedding_384" in nearest, nearest
-
+    async with app_conn.transaction():
+        await app_conn.execute("SET LOCAL enable_seqscan = off")
+        await app_conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", (str(tenant.id),))
+        under_rls = await _explain(app_conn, match, ())
+    assert "ix_file_chunks_search" not in under_rls, under_rls

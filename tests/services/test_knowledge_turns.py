@@ -14,9 +14,9 @@ from services.files import collections, records, sniff
 from services.turns import UserMessage, run_turn
 from tests.fakes.documents import make_pdf, make_png
 from tests.fakes.llm_server import FakeLLMServer
-from tests.services.test_knowledge import PAGES, drain, embeddings, llm  # noqa: F401  (fixtures)
-from tests.services.test_turns import Sink, no_server_providers  # noqa: F401  (fixture)
 from tests.services.test_chat_support import new_ctx
+from tests.services.test_knowledge import PAGES, drain
+from tests.services.test_turns import Sink
 
 
 async def stored_file(ctx: Ctx, tmp_path: Path, name: str, body: bytes) -> records.FileInfo:
@@ -25,15 +25,15 @@ async def stored_file(ctx: Ctx, tmp_path: Path, name: str, body: bytes) -> recor
     path.write_bytes(body)
     found = sniff.detect(path, name)
     done = await records.register(ctx, path, name, len(body), records.sha256_of(path), found)
-    await drain()
+    await drain(ctx.tenant_id)
     return await records.get(ctx, done.file.id)
 
 
-async def member(tenant: Any, llm: FakeLLMServer, models: list[str]) -> Ctx:
+async def member(tenant: Any, server: FakeLLMServer, models: list[str]) -> Ctx:
     owner = await new_ctx(tenant.id, f"owner-{uuid.uuid4().hex[:6]}@example.com", role="owner")
     await ai_catalog.save_workspace_provider(
         owner, provider_id="mine", kind="openai_compatible", label="Mine",
-        base_url=llm.openai_base_url, api_key="sk-test-key", models=models,
+        base_url=server.openai_base_url, api_key="sk-test-key", models=models,
     )  # fmt: skip
     return owner
 
@@ -43,16 +43,15 @@ def system_text(body: dict[str, Any]) -> str:
 
 
 async def test_an_attached_pdf_is_cited(tenant, embeddings, no_server_providers, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    llm = embeddings
-    ctx = await member(tenant, llm, ["m1"])
+    ctx = await member(tenant, embeddings, ["m1"])
     pdf = await stored_file(ctx, tmp_path, "Q3 report.pdf", make_pdf(PAGES))
     assert pdf.status == "ready"
-    llm.configure(reply="Onboarding has five steps [2].")
+    embeddings.configure(reply="Onboarding has five steps [2].")
     cid, mid = uuid.uuid4(), uuid.uuid4()
     user = UserMessage(mid, None, "How many onboarding steps?", new_conversation=True, attachments=(pdf.id,))
     result = await run_turn(ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=user)
     assert not result.failed, result.error
-    sent = system_text(llm.chat_requests()[-1].body)
+    sent = system_text(embeddings.chat_requests()[-1].body)
     assert '<source number="2" from="Q3 report.pdf, page 2">' in sent and "five steps" in sent
     path = (await chat.get_tree(ctx, cid)).path()
     question, reply = path[0].message, path[1].message
@@ -69,20 +68,25 @@ async def test_an_attached_pdf_is_cited(tenant, embeddings, no_server_providers,
     assert [p["file_id"] for p in path[0].message.content_parts if p["type"] == "file"] == [None]
 
 
-async def test_a_collection_is_searched_for_the_conversation(tenant, embeddings, no_server_providers, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    llm = embeddings
-    ctx = await member(tenant, llm, ["m1"])
-    long_pages = [f"Filler page {i} about nothing in particular, lorem ipsum dolor sit amet. " * 40 for i in range(30)]
+async def test_a_collection_is_searched_for_the_conversation(
+    tenant, embeddings, no_server_providers, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    ctx = await member(tenant, embeddings, ["m1"])
+    long_pages = [
+        f"Filler page {i} about nothing in particular, lorem ipsum dolor sit amet. " * 40 for i in range(30)
+    ]
     long_pages[17] = "The refund policy: members may cancel within fourteen days for a full refund."
     big = await stored_file(ctx, tmp_path, "handbook.pdf", make_pdf(long_pages))
     shelf = await collections.create_collection(ctx, "Policies")
     await collections.set_file_collections(ctx, big.id, [shelf.id])
-    llm.configure(reply="Within fourteen days [1].")
+    embeddings.configure(reply="Within fourteen days [1].")
     cid, mid = uuid.uuid4(), uuid.uuid4()
-    user = UserMessage(mid, None, "What is the refund policy?", new_conversation=True, collections=(shelf.id,))
+    user = UserMessage(
+        mid, None, "What is the refund policy?", new_conversation=True, collections=(shelf.id,)
+    )
     result = await run_turn(ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=user)
     assert not result.failed, result.error
-    sent = system_text(llm.chat_requests()[-1].body)
+    sent = system_text(embeddings.chat_requests()[-1].body)
     assert "page 18" in sent.split("</source>")[0], "the best chunk comes first, with its page"
     assert sent.count("<source ") < 30, "a large file is searched, not sent whole"
     assert await collections.conversation_collections(ctx, cid) == [shelf.id]
@@ -90,12 +94,16 @@ async def test_a_collection_is_searched_for_the_conversation(tenant, embeddings,
     # Another member cannot use that personal collection, nor attach the file.
     other = await new_ctx(tenant.id, "eve@example.com")
     cid2, mid2 = uuid.uuid4(), uuid.uuid4()
-    sneaky = UserMessage(mid2, None, "refund policy?", new_conversation=True, attachments=(big.id,), collections=(shelf.id,))
+    sneaky = UserMessage(
+        mid2, None, "refund policy?", new_conversation=True, attachments=(big.id,), collections=(shelf.id,)
+    )
     result = await run_turn(other, cid2, mid2, "mine/m1", on_text=Sink().on_text, user=sneaky)
-    assert "fourteen" not in system_text(llm.chat_requests()[-1].body)
+    assert "fourteen" not in system_text(embeddings.chat_requests()[-1].body)
 
 
-async def test_images_go_to_vision_models_only(tenant, llm, no_server_providers, tmp_path, loopback_allowed) -> None:  # type: ignore[no-untyped-def]
+async def test_images_go_to_vision_models_only(
+    tenant, llm, no_server_providers, tmp_path, loopback_allowed
+) -> None:  # type: ignore[no-untyped-def]
     ctx = await member(tenant, llm, ["gpt-4o", "m1"])
     image = await stored_file(ctx, tmp_path, "chart.png", make_png(40, 30))
     assert image.status == "ready"
