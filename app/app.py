@@ -20,7 +20,7 @@ logging.getLogger("solo").setLevel(logging.INFO)
 
 app = rx.App(
     stylesheets=["/solo.css", "/sidebar.css", "/markdown.css", "/chat.css", "/files.css"],
-    head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat", "files")],
+    head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat", "attach", "files")],
     api_transformer=build_api(),
 )
 

@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     knowledge_whole_tokens: int = 6000  # a file this small goes into the model's context whole
     knowledge_context_tokens: int = 4000  # budget for the searched chunks of larger files and collections
 
+    # File storage (issue 8). Without S3_BUCKET, files live in a local folder: FILES_DIR, or SOLO_DATA_DIR/files
+    # when empty. With S3_BUCKET, in that bucket of any S3-compatible store (AWS, MinIO, R2...): S3_ENDPOINT_URL
+    # empty means AWS itself; empty keys mean boto3's default credentials (AWS_* variables, instance role).
+    # S3_PREFIX (e.g. "solo/") goes in front of every object key. Objects are never public.
+    files_dir: str = ""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""  # secret: never logged, never in an error message
+    s3_prefix: str = ""
+
     @property
     def embedded(self) -> bool:
         return not self.database_url
@@ -91,6 +103,11 @@ class Settings(BaseSettings):
     @property
     def pg_data_dir(self) -> Path:
         return self.solo_data_dir / "pg"
+
+    @property
+    def files_root(self) -> Path:
+        """The folder of the local file storage: FILES_DIR, else SOLO_DATA_DIR/files."""
+        return Path(self.files_dir).expanduser() if self.files_dir else self.solo_data_dir / "files"
 
     def public_url(self) -> str:
         """The app's public address (scheme, port); tenants' hosts replace its host name in links."""

@@ -21,6 +21,7 @@ from services.context import Ctx
 from services.errors import ServiceError
 from services.turns.failure import headline
 from state import request
+from state.attachments import chip
 from state.chat_sidebar import SidebarState, uuid_or_none
 from state.session import require_user
 
@@ -32,6 +33,37 @@ TAIL_MAX = (
 # The latest text of each reply streaming in this process, by (client token, conversation id): a tab that comes
 # back to a conversation mid-reply shows what has arrived at once, not only from the next chunk on.
 LIVE: dict[tuple[str, str], str] = {}
+
+
+def _files(parts: tuple[dict[str, Any], ...]) -> list[dict[str, str]]:
+    """The attachment chips of a message, from its stored parts (a deleted file keeps its name, loses its link)."""
+    out = []
+    for p in parts:
+        if p.get("type") != "file":
+            continue
+        file_id, kind = str(p.get("file_id") or ""), str(p.get("kind") or "")
+        shown = chip(file_id or "gone", str(p.get("name") or "file"), size=int(p.get("size") or 0), file_id=file_id, kind=kind)
+        out.append({**shown, "href": f"/api/files/{file_id}/download" if file_id else ""})
+    return out
+
+
+def _sources(parts: tuple[dict[str, Any], ...]) -> list[dict[str, str]]:
+    out = []
+    for p in parts:
+        if p.get("type") != "citation":
+            continue
+        file_id, page = str(p.get("file_id") or ""), p.get("page")
+        href = f"/files?file={file_id}" + (f"&page={page}" if isinstance(page, int) else "") if file_id else ""
+        out.append(
+            {
+                "n": str(p.get("n", "")),
+                "name": str(p.get("name") or "file"),
+                "page": str(page) if isinstance(page, int) else "",
+                "snippet": str(p.get("snippet") or ""),
+                "href": href,
+            }
+        )
+    return out
 
 
 def msg_dict(step: chat.PathStep, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -49,6 +81,8 @@ def msg_dict(step: chat.PathStep, labels: dict[str, str] | None = None) -> dict[
         "count": step.count,
         "prev_id": str(step.previous_id) if step.previous_id else "",
         "next_id": str(step.next_id) if step.next_id else "",
+        "files": _files(m.content_parts),
+        "sources": _sources(m.content_parts),
     }
 
 
@@ -56,7 +90,7 @@ def plain_msg_dict(message_id: str, role: str, text: str, **extra: Any) -> dict[
     """A message shown before (or without) being read back from the database."""
     base = {
         "id": message_id, "role": role, "text": text, "status": "complete", "error": "", "detail": "",
-        "model": "", "index": 1, "count": 1, "prev_id": "", "next_id": "",
+        "model": "", "index": 1, "count": 1, "prev_id": "", "next_id": "", "files": [], "sources": [],
     }  # fmt: skip
     return {**base, **extra}
 

@@ -33,6 +33,8 @@ from services.chat.common import DEFAULT_TITLE
 from services.chat.messages import clean_user_text
 from services.context import Ctx
 from services.errors import ServiceError
+from services.llm import vision
+from state.attachments import AttachState
 from state.chat import LIVE, PAGE, ChatState, StreamState, msg_dict, plain_msg_dict
 from state.chat_sidebar import PAGE_SIZE, SidebarState, uuid_or_none
 from state.session import SessionState, require_user
@@ -94,6 +96,15 @@ class ReplyState(rx.State):
         ctx = await self._authorise(page)
         if ctx is None:
             return None
+        attach = await self.get_state(AttachState)
+        file_ids, chips, images = attach._take() if not branch else ([], [], False)
+        if images and not vision.supports_images(ai_catalog.split_key(page.model_key)[1]):
+            page.error = (
+                f"The model {ai_catalog.split_key(page.model_key)[1]} cannot read images. Choose a model that can "
+                "(such as gpt-4o or claude-sonnet-4), or remove the image."
+            )
+            return None
+        picked = attach._new_chat_collections()
         new_chat = not page.conversation_id
         if new_chat:  # the id is chosen here: nothing waits for the database before the provider is asked
             page._clear_conversation()
@@ -101,7 +112,10 @@ class ReplyState(rx.State):
             parent_id = ""
         message_id = str(uuid.uuid4())
         page.draft = page.editing_id = ""
-        shown = plain_msg_dict(message_id, "user", text)
+        shown = plain_msg_dict(message_id, "user", text, files=[{**c, "href": ""} for c in chips])
+        attach._clear()
+        if new_chat:
+            attach._chosen_for = page.conversation_id
         versions = 1
         if branch:
             edited = page._path()[page._find(parent_id) + 1] if parent_id else page._path()[0]
@@ -111,8 +125,9 @@ class ReplyState(rx.State):
         else:
             page._append(shown)
         user = turns.UserMessage(
-            id=uuid.UUID(message_id), parent_id=uuid_or_none(parent_id), text=text, new_conversation=new_chat
-        )
+            id=uuid.UUID(message_id), parent_id=uuid_or_none(parent_id), text=text, new_conversation=new_chat,
+            attachments=tuple(file_ids), collections=tuple(picked) if new_chat else (),
+        )  # fmt: skip
         return await self._begin(
             page,
             _Start(
@@ -408,6 +423,8 @@ class ReplyState(rx.State):
             )  # fmt: skip
         page._append(shown)
         page._offer_retry()
+        if result.notes:
+            page.notice = " ".join(result.notes)
         return ""
 
     async def _name(self, start: _Start, result: turns.TurnResult) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.attachments import attach_controls, knowledge_picker, message_files, pending_chips, sources
 from components.chat_io import export_menu_items
 from components.markdown import safe_markdown
 from components.shell import signed_in, top_bar
 from components.sidebar import dialogs, sidebar, sidebar_content
+from services.config import get_settings
+from state.attachments import AttachState
 from state.chat import ChatState, StreamState
 from state.chat_stream import ReplyState
 from state.session import SessionState
@@ -155,6 +158,8 @@ def message_view(m: rx.Var) -> rx.Component:
                         class_name=rx.cond(is_user, "solo-bubble solo-bubble-user", "solo-bubble"),
                     ),
                 ),
+                message_files(m),
+                rx.cond(~is_user, sources(m)),
                 rx.cond(
                     m["status"] == "unfinished",
                     rx.badge("Unfinished", color_scheme="amber", variant="soft"),
@@ -201,7 +206,10 @@ def streaming_reply() -> rx.Component:
 def composer() -> rx.Component:
     return rx.form(
         rx.vstack(
+            pending_chips(),
             rx.hstack(
+                attach_controls(get_settings().upload_max_mb * 1024 * 1024),
+                knowledge_picker(),
                 rx.text_area(
                     name="message",
                     id="message-input",
@@ -227,7 +235,8 @@ def composer() -> rx.Component:
                         rx.icon("arrow_up", size=14),
                         "Send",
                         type="submit",
-                        disabled=ChatState.no_models != "",
+                        disabled=(ChatState.no_models != "") | AttachState.uploading,
+                        title=rx.cond(AttachState.uploading, "Wait until the files are uploaded", "Send"),
                     ),
                 ),
                 align="end",

@@ -166,6 +166,23 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _parts_markdown(m: MessageInfo) -> list[str]:
+    """Attachments ("Attached: a.pdf, b.png") and the numbered sources of a reply."""
+    files = [str(p.get("name") or "file") for p in m.content_parts if p.get("type") == "file"]
+    cited = [p for p in m.content_parts if p.get("type") == "citation"]
+    out: list[str] = []
+    if files:
+        out += [f"_Attached: {', '.join(files)}_", ""]
+    if cited:
+        out += ["**Sources**", ""]
+        for p in cited:
+            page = f", page {p['page']}" if isinstance(p.get("page"), int) else ""
+            snippet = " ".join(str(p.get("snippet") or "").split())
+            out.append(f"{p.get('n')}. {p.get('name') or 'file'}{page}" + (f": {snippet}" if snippet else ""))
+        out.append("")
+    return out
+
+
 async def export_markdown(ctx: Ctx, conversation_id: uuid.UUID) -> str:
     """The branch the user sees, as Markdown."""
     require(ctx, "workspace.use")
@@ -183,6 +200,7 @@ async def export_markdown(ctx: Ctx, conversation_id: uuid.UUID) -> str:
         lines += [f"## {heading}", "", f"_{_when(m.created_at)}_", ""]
         if m.text:
             lines += [m.text, ""]
+        lines += _parts_markdown(m)
         if m.status == "unfinished":
             lines += [f"> **Unfinished reply.** {m.error_text}".rstrip(), ""]
         elif m.status == "error":

@@ -132,6 +132,17 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def unlink_files(parts: list[Any]) -> list[Any]:
+    """Attachments and citations keep their names, pages and snippets, but not their file links: the ids named a
+    file of the exporting workspace (or of someone else) and must not point at anything here."""
+    return [
+        {**p, "file_id": None, "chunk_id": None}
+        if isinstance(p, dict) and p.get("type") in ("file", "citation")
+        else p
+        for p in parts
+    ]
+
+
 def _too_deep(value: Any, limit: int) -> bool:
     """Whether lists/objects nest deeper than `limit` (checked without recursion)."""
     stack = [(value, 1)]
@@ -183,7 +194,7 @@ def _finish(conversation: ParsedConversation, where: str) -> ParsedConversation:
             base = by_key[m.parent_key].created_at if m.parent_key is not None else None
             m.created_at = (base or conversation.created_at) + timedelta(microseconds=position[id(m)] + 1)
         m.text = strip_nul(m.text)
-        m.content_parts = clean_json(m.content_parts)
+        m.content_parts = unlink_files(clean_json(m.content_parts))
         m.error_text = m.error_text[:MAX_ERROR_CHARS]
         m.provider, m.model = m.provider[:40], m.model[:200]
     conversation.messages = ordered

@@ -13,9 +13,11 @@ heading, snippet), so they survive reloads, export and import.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,8 +151,9 @@ async def gather(
     question: str,
     attached: list[records.FileInfo],
     *,
-    new_conversation: bool = False,
+    collection_ids: list[uuid.UUID] | None = None,
 ) -> TurnKnowledge:
+    """`collection_ids`: the collections to search, for a conversation not stored yet (else read from it)."""
     settings = get_settings()
     knowledge = TurnKnowledge()
     documents: dict[uuid.UUID, records.FileInfo] = {}
@@ -163,15 +166,14 @@ async def gather(
                 knowledge.images.append(image)
         else:
             documents[f.id] = f
-    scope: list[uuid.UUID] = []
-    if not new_conversation:
+    documents = await _wait_ready(ctx, documents)
+    if collection_ids is None:
         earlier = [i for i in await _conversation_files(ctx, conversation_id) if i not in documents]
         for f in await attachments(ctx, earlier):
             if f.kind not in IMAGE_KINDS:
                 documents.setdefault(f.id, f)
-        scope = await collections.collection_file_ids(
-            ctx, await collections.conversation_collections(ctx, conversation_id)
-        )
+        collection_ids = await collections.conversation_collections(ctx, conversation_id)
+    scope = await collections.collection_file_ids(ctx, collection_ids)
     whole_budget, search_scope = settings.knowledge_whole_tokens, list(scope)
     for f in documents.values():
         if f.status != "ready":
@@ -210,6 +212,23 @@ async def gather(
                 )
             )
     return knowledge
+
+
+WAIT_READY_SECONDS = 90.0  # a document attached a moment ago is read before the reply, up to this long
+
+
+async def _wait_ready(ctx: Ctx, files: dict[uuid.UUID, records.FileInfo]) -> dict[uuid.UUID, records.FileInfo]:
+    """The files again once none is still processing (or the wait is over); no session is held while waiting."""
+    deadline = time.monotonic() + WAIT_READY_SECONDS
+    while any(f.status in ("uploading", "processing") for f in files.values()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.4)
+        for file_id, f in list(files.items()):
+            if f.status in ("uploading", "processing"):
+                try:
+                    files[file_id] = await records.get(ctx, file_id)
+                except NotFound:
+                    files.pop(file_id)
+    return files
 
 
 async def _tokens(ctx: Ctx, file_id: uuid.UUID) -> int:

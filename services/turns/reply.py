@@ -26,7 +26,7 @@ from services.chat.path import chain_above
 from services.chat.tree import history_for_model
 from services.context import Ctx
 from services.errors import ServiceError
-from services.files import records
+from services.files import collections, records
 from services.knowledge import context as knowledge_context
 from services.llm import ChatMessage, Provider, vision
 from services.streaming import ReplyOutcome, run_reply
@@ -200,13 +200,15 @@ async def _knowledge(
     conversation_id: uuid.UUID,
     question: str,
     attached: list[records.FileInfo],
-    new_conversation: bool,
+    user: UserMessage | None,
 ) -> knowledge_context.TurnKnowledge:
     """The turn's sources; a failure to read the files is told to the user, and the reply goes on without."""
+    new = user is not None and user.new_conversation
     try:
         return await knowledge_context.gather(
-            ctx, conversation_id, question, attached, new_conversation=new_conversation
-        )
+            ctx, conversation_id, question, attached,
+            collection_ids=list(user.collections) if user is not None and new else None,
+        )  # fmt: skip
     except Exception as exc:
         found = knowledge_context.TurnKnowledge()
         found.notes.append(
@@ -286,7 +288,7 @@ async def run_turn(
                 history = await reading
                 if gathering is None:
                     question = history.messages[-1].content if history.messages else ""
-                    gathering = asyncio.ensure_future(_knowledge(ctx, conversation_id, question, [], False))
+                    gathering = asyncio.ensure_future(_knowledge(ctx, conversation_id, question, [], None))
                 knowledge = await gathering
             finally:
                 for task in (reading, gathering):

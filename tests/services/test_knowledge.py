@@ -1,0 +1,233 @@
+"""Files and knowledge end to end below the browser: the upload and download routes over real HTTP, the
+ingestion job (real worker loop, real child-process extraction), the embeddings of the fake OpenAI-compatible
+server, hybrid search in the real Postgres under RLS, and isolation between users and tenants."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services import ai_catalog
+from services.files import records
+from services.files.storage import get_storage
+from services.jobs.queue import run_once
+from services.knowledge import ingest
+from services.knowledge.search import fuse, keyword_query, search
+from tests.fakes.documents import EXE_BYTES, make_encrypted_pdf, make_pdf
+from tests.fakes.llm_server import FakeLLMServer
+from tests.services.test_chat_files_routes import base, client, signed_in  # noqa: F401  (the `base` fixture)
+from tests.services.test_chat_support import sql
+from tests.services.test_tenancy import owner_conn  # noqa: F401  (fixture)
+
+PAGES = [
+    "Quarterly revenue grew by twelve percent, driven by coaching subscriptions in Lisbon.",
+    "The onboarding checklist has five steps: welcome call, goals worksheet, first session, review, plan.",
+    "Churn fell after the community forum opened; members who post weekly stay three times longer.",
+]
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def embeddings(llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, loopback_allowed: None) -> FakeLLMServer:
+    """The server's embeddings model: the fake's /v1/embeddings, 384 dimensions (an HNSW-indexed size)."""
+    monkeypatch.setenv("LLM_ENDPOINTS", f'[{{"id": "emb", "base_url": "{llm.openai_base_url}", "api_key": "k"}}]')
+    monkeypatch.setenv("EMBEDDINGS_PROVIDER", "emb")
+    monkeypatch.setenv("EMBEDDINGS_MODEL", "fake-embed")
+    monkeypatch.setenv("EMBEDDINGS_DIM", "384")
+    ai_catalog._env_cache = None
+    return llm
+
+
+async def drain() -> int:
+    """Run queued jobs until none is due (the worker's loop, in the test's event loop)."""
+    ran = 0
+    while await run_once("test-worker"):
+        ran += 1
+    return ran
+
+
+async def upload(http: httpx.AsyncClient, name: str, body: bytes) -> httpx.Response:
+    return await http.post("/api/files", params={"name": name}, content=body)
+
+
+async def test_upload_ingest_search_and_download(base, tenant, embeddings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ctx, token = await signed_in(tenant, "ana@example.com")
+    async with client(base, tenant, token) as http:
+        answer = await upload(http, "Q3 report.pdf", make_pdf(PAGES))
+        assert answer.status_code == 201, answer.text
+        file = answer.json()["file"]
+        assert (file["kind"], file["status"], file["pages"]) == ("pdf", "processing", 3)
+
+        # The same content again is the same file, stored once.
+        again = await upload(http, "copy.pdf", make_pdf(PAGES))
+        assert again.status_code == 200 and again.json()["file"]["id"] == file["id"]
+
+        assert await drain() >= 1
+        stored = await records.get(ctx, uuid.UUID(file["id"]))
+        assert (stored.status, stored.embedded, stored.pages) == ("ready", True, 3)
+        assert stored.chunk_count >= 3
+        pages = await sql(tenant.id, "SELECT DISTINCT page FROM file_chunks WHERE file_id = :f ORDER BY 1", f=stored.id)
+        assert [p[0] for p in pages] == [1, 2, 3]
+        assert embeddings.embedding_requests(), "the chunks were embedded through /v1/embeddings"
+
+        found = await search(ctx, "how many steps does onboarding have?", file_ids=[stored.id])
+        assert not found.keyword_only
+        assert found.hits[0].page == 2 and "onboarding" in found.hits[0].text
+        assert "**onboarding**" in found.hits[0].snippet.lower()
+
+        download = await http.get(f"/api/files/{file['id']}/download")
+        assert download.status_code == 200
+        assert download.content == make_pdf(PAGES)
+        assert download.headers["content-type"].startswith("application/pdf")
+        assert download.headers["x-content-type-options"] == "nosniff"
+        assert "attachment" in download.headers["content-disposition"]
+        assert "Q3%20report.pdf" in download.headers["content-disposition"]
+
+
+async def test_refused_uploads_say_why_and_store_nothing(base, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ctx, token = await signed_in(tenant, "bo@example.com")
+    async with client(base, tenant, token) as http:
+        exe = await upload(http, "invoice.pdf", EXE_BYTES + b"\0" * 2048)
+        assert exe.status_code == 415 and "program" in exe.text.lower()
+        locked = await upload(http, "locked.pdf", make_encrypted_pdf(["secret"], "pw"))
+        assert locked.status_code == 415 and "password" in locked.text.lower()
+        broken = await upload(http, "broken.pdf", make_pdf(PAGES)[:300])
+        assert broken.status_code == 415
+        empty = await upload(http, "empty.txt", b"")
+        assert empty.status_code == 400
+
+        monkeypatch.setenv("UPLOAD_MAX_MB", "1")
+        records.get_settings.cache_clear()
+
+        async def stream() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while the body streams
+            for _ in range(40):
+                yield b"a" * 65536
+
+        big = await http.post("/api/files", params={"name": "big.txt"}, content=stream())
+        assert big.status_code == 413 and "1 MB" in big.text
+    assert await sql(tenant.id, "SELECT count(*) FROM files") == [(0,)]
+    used = await records.usage(ctx)
+    assert used.user_bytes == 0
+
+
+async def test_the_session_is_checked_before_the_body(base, tenant) -> None:  # type: ignore[no-untyped-def]
+    async with client(base, tenant) as http:
+        answer = await upload(http, "a.txt", b"hello")
+        assert answer.status_code == 401
+        cross = await http.post(
+            "/api/files", params={"name": "a.txt"}, content=b"x", headers={"origin": "https://evil.example"}
+        )
+        assert cross.status_code == 403
+
+
+async def test_quota_refuses_and_delete_frees_it(base, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("STORAGE_QUOTA_USER_MB", "1")
+    ctx, token = await signed_in(tenant, "cy@example.com")
+    async with client(base, tenant, token) as http:
+        first = await upload(http, "notes.txt", b"plan " * 150_000)  # 750 kB
+        assert first.status_code == 201
+        second = await upload(http, "more.txt", b"more " * 100_000)  # 500 kB: over 1 MB in all
+        assert second.status_code == 422 and "storage is full" in second.text.lower()
+        file_id = uuid.UUID(first.json()["file"]["id"])
+        _, key = await records.blob(ctx, file_id)
+        await drain()
+        await records.delete_file(ctx, file_id)
+        assert await get_storage().size(key) is None
+        assert await sql(tenant.id, "SELECT count(*) FROM file_chunks WHERE file_id = :f", f=file_id) == [(0,)]
+        assert (await records.usage(ctx)).user_bytes == 0
+        assert (await upload(http, "more.txt", b"more " * 100_000)).status_code == 201
+
+
+async def test_other_users_and_tenants_see_nothing(base, tenant, other_tenant) -> None:  # type: ignore[no-untyped-def]
+    ana, ana_token = await signed_in(tenant, "ana@example.com")
+    eve, eve_token = await signed_in(tenant, "eve@example.com")
+    mallory, mallory_token = await signed_in(other_tenant, "mallory@example.com")
+    async with client(base, tenant, ana_token) as http:
+        file_id = (await upload(http, "private.txt", b"the vault code is 4417")).json()["file"]["id"]
+    await drain()
+    fid = uuid.UUID(file_id)
+    # Through the service...
+    with pytest.raises(records.NotFound):
+        await records.get(eve, fid)
+    with pytest.raises(records.NotFound):
+        await records.get(mallory, fid)
+    assert (await records.list_files(eve))[0] == []
+    # ...search (keyword-only here: no embeddings model)...
+    assert (await search(ana, "vault code", file_ids=[fid])).hits
+    assert (await search(eve, "vault code", file_ids=[fid])).hits == []
+    assert (await search(mallory, "vault code", file_ids=[fid])).hits == []
+    # ...and the download route, in the same tenant and from another tenant's host.
+    async with client(base, tenant, eve_token) as http:
+        assert (await http.get(f"/api/files/{file_id}/download")).status_code == 404
+    async with client(base, other_tenant, mallory_token) as http:
+        assert (await http.get(f"/api/files/{file_id}/download")).status_code == 404
+    # Row-level security alone (no user filter): another tenant's session sees no row of it.
+    assert await sql(other_tenant.id, "SELECT count(*) FROM files WHERE id = :f", f=fid) == [(0,)]
+    assert await sql(other_tenant.id, "SELECT count(*) FROM file_chunks WHERE file_id = :f", f=fid) == [(0,)]
+
+
+async def test_ingestion_resumes_after_a_stop_mid_embedding(base, tenant, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """A server stopped after the chunks were stored but before all were embedded: the job runs again (its
+    lease expired) and embeds only what is missing."""
+    ctx, token = await signed_in(tenant, "di@example.com")
+    async with client(base, tenant, token) as http:
+        file_id = uuid.UUID((await upload(http, "plan.pdf", make_pdf(PAGES))).json()["file"]["id"])
+    await drain()
+    await sql(
+        tenant.id,
+        "UPDATE file_chunks SET embedding = NULL, embedding_dim = NULL WHERE file_id = :f AND ordinal > 0",
+        f=file_id,
+    )
+    await sql(tenant.id, "UPDATE files SET status = 'processing', stage = 'embedding' WHERE id = :f", f=file_id)
+    before = len(embeddings.embedding_requests())
+    job = ingest.Job(id=0, kind=ingest.KIND, tenant_id=tenant.id, user_id=ctx.user_id, payload={"file_id": str(file_id)}, attempts=1)
+    await ingest.run(job)
+    assert (await records.get(ctx, file_id)).status == "ready"
+    texts = [t for r in embeddings.embedding_requests()[before:] for t in r["input"]]
+    missing = await sql(tenant.id, "SELECT count(*) FROM file_chunks WHERE file_id = :f AND ordinal > 0", f=file_id)
+    assert len(texts) == missing[0][0], "only the chunks without an embedding were embedded again"
+
+
+def test_keyword_query_and_fusion() -> None:
+    assert keyword_query("What does the Q3 report say about churn?") == "'q3' | 'report' | 'churn'"
+    assert keyword_query("the of and") == ""
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # b is second in both lists (2/62) and beats a and c, each first in one list only (1/61).
+    fused = fuse([(a, "t", 1), (b, "t", 2), (b, "v", 2), (c, "v", 1)], 3)
+    assert [x for x, _ in fused] == [b, a, c] or [x for x, _ in fused] == [b, c, a]
+
+
+async def _explain(conn: Any, statement: str, params: tuple[Any, ...]) -> str:
+    rows = await (await conn.execute("EXPLAIN " + statement, params)).fetchall()
+    return "\n".join(r[0] for r in rows)
+
+
+async def test_the_matcher_uses_the_gin_and_hnsw_indexes(owner_conn, tenant) -> None:  # type: ignore[no-untyped-def]
+    """What knowledge_matches runs (as its owner, SECURITY DEFINER) can use the GIN index and the size's HNSW
+    index; the same text match as the app role under FORCE RLS cannot use the GIN index."""
+    await owner_conn.execute("SET enable_seqscan = off")
+    tenant_id = str(tenant.id)
+    keyword = await _explain(
+        owner_conn,
+        "SELECT id FROM file_chunks WHERE search @@ to_tsquery('simple', 'churn') AND tenant_id = %s::uuid",
+        (tenant_id,),
+    )
+    assert "ix_file_chunks_search" in keyword, keyword
+    vector = "[" + ",".join(["0.1"] * 384) + "]"
+    nearest = await _explain(
+        owner_conn,
+        "SELECT id FROM file_chunks WHERE embedding_dim = 384 AND tenant_id = %s::uuid "
+        "ORDER BY (embedding::vector(384)) <=> %s::vector(384) LIMIT 10",
+        (tenant_id, vector),
+    )
+    assert "ix_file_chunks_embedding_384" in nearest, nearest
+
