@@ -11,9 +11,16 @@
   const running = new Set(); // keys being sent
   let seq = 0;
 
+  // Deferred: the button's click runs take() at once, and the caller has more to queue first.
+  let pending = false;
   const notify = () => {
-    const button = document.getElementById("files-events");
-    if (button) button.click();
+    if (pending) return;
+    pending = true;
+    setTimeout(() => {
+      pending = false;
+      const button = document.getElementById("files-events");
+      if (button) button.click();
+    }, 0);
   };
   const push = (event) => {
     queue.push(event);

@@ -15,12 +15,13 @@ from playwright.async_api import Page, expect
 
 from services import tenants
 from services.db import global_session
-from tests.conftest import unique_slug
+from tests.conftest import make_user, unique_slug
 from tests.e2e.test_markdown import SHOTS
-from tests.e2e.test_shell import _sign_up, at
+from tests.e2e.test_shell import PASSWORD, _sign_up, at
 from tests.fakes.documents import EXE_BYTES, make_pdf
 
 pytestmark = pytest.mark.e2e
+
 
 READY = 90_000  # ms: the worker extracts and chunks in a child process (slow on a busy machine)
 
@@ -52,18 +53,20 @@ async def _no_overflow(page: Page) -> None:
 
 
 async def test_files_journey(app_server, page: Page, tmp_path: Path) -> None:
+    # A workspace of its own (its owner made the operator's way); the journey's member signs up there.
     async with global_session() as session:
         t = await tenants.create_tenant(
             session, name="Archive", slug=unique_slug("files"), accent_color="teal"
         )
     host = f"{t.slug}.localhost"
+    await make_user(t.id, f"owner-{uuid.uuid4().hex[:6]}@example.com", password=PASSWORD, name="Olga Owner")
     email = f"fay-{uuid.uuid4().hex[:6]}@example.com"
     await _sign_up(page, app_server.url("/signup", host=host), "Fay Filer", email)
     await expect(page).to_have_url(at(app_server, "/", host=host))
 
-    await page.get_by_role("link", name="Files").first.click()
+    await page.get_by_role("link", name="Files", exact=True).first.click()
     await expect(page).to_have_url(at(app_server, "/files", host=host))
-    await expect(page.get_by_role("heading", name="Files")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Files", exact=True)).to_be_visible()
     usage = page.locator("#files-usage")
     await expect(usage).to_have_text("0 B of 1 GB used")
     await expect(page.get_by_text("No files yet.")).to_be_visible()
@@ -104,7 +107,7 @@ async def test_files_journey(app_server, page: Page, tmp_path: Path) -> None:
     await expect(file_rows.first).to_contain_text("report.pdf")
     await page.get_by_label("Search files").fill("")
     await expect(file_rows).to_have_count(2)
-    await page.get_by_label("Sort").select_option(label="Name")
+    await page.get_by_label("Sort by").select_option(label="Name")
     await expect(file_rows.first).to_contain_text("notes.txt")
 
     # Rename.
@@ -147,10 +150,10 @@ async def test_files_journey(app_server, page: Page, tmp_path: Path) -> None:
     await chooser.get_by_role("button", name="Save").click()
     await expect(chooser).to_have_count(0)
     await expect(pdf_row.locator(".files-in")).to_have_text("Research")
-    await page.get_by_label("Collection").select_option(label="Research")
+    await page.get_by_label("Filter by collection").select_option(label="Research")
     await expect(file_rows).to_have_count(1)
     await expect(file_rows.first).to_contain_text("report.pdf")
-    await page.get_by_label("Collection").select_option(label="All collections")
+    await page.get_by_label("Filter by collection").select_option(label="All collections")
     await expect(file_rows).to_have_count(2)
 
     # Phone width, dark: stacked rows, nothing wider than the screen.
