@@ -12,7 +12,9 @@ import reflex as rx
 from app.api.routes import build_api
 from app.pages import admin_models, auth, chat, files, members, not_found, settings
 from services import web
+from services.config import get_settings
 from services.db import check_app_role
+from services.jobs.worker import background_worker
 from state.session import RebindOnConnect
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
@@ -40,6 +42,20 @@ async def _refuse_unsafe_database_role() -> AsyncIterator[None]:
 
 
 app.register_lifespan_task(_refuse_unsafe_database_role)
+
+
+@contextlib.asynccontextmanager
+async def _job_worker() -> AsyncIterator[None]:
+    """The app process runs a job worker too (SOLO_WORKER=0 turns it off; `solo worker` runs more)."""
+    config = get_settings()
+    if not config.solo_worker:
+        yield
+        return
+    async with background_worker(config.worker_concurrency):
+        yield
+
+
+app.register_lifespan_task(_job_worker)
 
 for module in (auth, chat, files, settings, members, admin_models, not_found):
     module.register(app)

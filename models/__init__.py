@@ -21,6 +21,7 @@ from models.files import (
     MessageFile,
     StoredFile,
 )
+from models.jobs import JOB_STATUSES, JobRecord
 from models.llm import TenantProvider
 from models.tenant import ACCENT_COLORS, Tenant
 from models.user import (
@@ -62,9 +63,16 @@ TENANT_OWNED_TABLES = (
     "conversation_collections",
 )
 
+# Tables with a `tenant_id` column that are deliberately NOT under row-level security. `jobs`: the worker serves
+# every tenant from one queue (it claims the next due job whoever it is for, then opens that tenant's session);
+# no page or route reads it for users.
+GLOBAL_TABLES_WITH_TENANT_ID = ("jobs",)
+
 __all__ = [
     "ACCENT_COLORS",
     "FILE_STATUSES",
+    "GLOBAL_TABLES_WITH_TENANT_ID",
+    "JOB_STATUSES",
     "MESSAGE_ROLES",
     "MESSAGE_STATUSES",
     "ROLES",
@@ -82,6 +90,7 @@ __all__ = [
     "FileSection",
     "Folder",
     "Invitation",
+    "JobRecord",
     "Message",
     "MessageCitation",
     "MessageFile",

@@ -159,6 +159,32 @@ def _db_url(args: argparse.Namespace) -> None:
     print(app_url if args.app else owner_url)
 
 
+async def _worker(args: argparse.Namespace) -> None:
+    """Run a job worker until SIGINT or SIGTERM; the job it is running finishes (or goes back to the queue)."""
+    import signal
+
+    from services.db import check_app_role, dispose_all
+    from services.jobs.worker import run_worker
+
+    logging.getLogger("services.jobs").setLevel(logging.INFO)
+    concurrency = args.concurrency or get_settings().worker_concurrency
+    if concurrency < 1:
+        raise CliError("--concurrency must be at least 1")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await check_app_role()
+        print(f"job worker running {concurrency} job(s) at a time; Ctrl+C stops it", flush=True)
+        await run_worker(concurrency, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await dispose_all()
+    print("job worker stopped", flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="solo", description="Operate a Solo OS AI deployment.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("--email", required=True)
     grant.add_argument("--revoke", action="store_true")
     grant.set_defaults(func=_grant_platform_admin, run_async=True)
+
+    worker = sub.add_parser("worker", help="run a job worker (ingestion...) until Ctrl+C or SIGTERM")
+    worker.add_argument(
+        "--concurrency", type=int, default=0, help="jobs at a time (default WORKER_CONCURRENCY)"
+    )
+    worker.set_defaults(func=_worker, run_async=True)
     return parser
 
 

@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     oidc_discovery_url: str = ""
     oidc_label: str = "Single sign-on"
 
+    # Durable jobs and embeddings (issue 8). The app process runs a job worker unless SOLO_WORKER=0 (then run
+    # `solo worker` beside it); each worker runs WORKER_CONCURRENCY jobs at a time. Embeddings (for semantic
+    # search of knowledge) use one of the configured providers of kind OpenAI or OpenAI-compatible, by its id
+    # (e.g. "openai", or an LLM_ENDPOINTS id); a workspace's admins may choose their own. EMBEDDINGS_DIM 0: the
+    # model's own size (sent as `dimensions` to OpenAI itself only). No provider: search is keyword-only.
+    solo_worker: bool = True
+    worker_concurrency: int = 2
+    embeddings_provider: str = ""
+    embeddings_model: str = ""
+    embeddings_dim: int = 0
+
     # Files and knowledge (issue 8). Quotas in MB; a tenant's admins may lower the tenant's (never raise it).
     upload_max_mb: int = 50
     storage_quota_user_mb: int = 1024

@@ -26,6 +26,7 @@ from app.api.guard import declared_too_large, member, problem, receive, same_ori
 from services import chat
 from services.chat import transfers
 from services.errors import ServiceError
+from services.files.storage import content_disposition
 
 log = logging.getLogger("solo.api")
 
@@ -71,7 +72,7 @@ async def download_export(request: Request) -> Response:
         _chunks(handle),
         media_type="application/zip" if path.suffix == ".zip" else "application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{path.name}"',
+            "Content-Disposition": content_disposition(path.name),
             "Content-Length": str(size),
             "Cache-Control": "no-store",
         },

@@ -21,9 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from services.files.storage import get_storage
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -32,6 +30,7 @@ from app.api.guard import declared_too_large, member, problem, receive, same_ori
 from services.config import get_settings
 from services.errors import NotFound, ServiceError
 from services.files import records, sniff
+from services.files.storage import content_disposition, get_storage
 
 log = logging.getLogger("solo.api")
 
@@ -98,10 +97,8 @@ async def upload_file(request: Request) -> Response:
 
 
 def _disposition(name: str, inline: bool) -> str:
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
-    return (
-        f"{'inline' if inline else 'attachment'}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    )
+    value = content_disposition(name)
+    return "inline" + value.removeprefix("attachment") if inline else value
 
 
 async def download_file(request: Request) -> Response:

@@ -23,6 +23,9 @@ Endpoints
                                 (message_start, content_block_start/delta/stop with text_delta and
                                 input_json_delta, ping, message_delta with usage and stop_reason,
                                 message_stop); otherwise a `message` object.
+    POST /v1/embeddings         OpenAI embeddings: for each input a deterministic unit vector of `dimensions`
+                                (else `embedding_dim`) numbers, a hashed bag of its words (texts that share
+                                words are near); `encoding_format` float or base64; `usage` in words.
     GET  /v1/models             OpenAI's list format, or Anthropic's when the request carries an
                                 `anthropic-version` header (the Anthropic SDK always sends it).
 
@@ -32,7 +35,7 @@ request uses the behaviour current when it arrived):
                         in "tokens": a word with its leading whitespace ("Hello", " world", "!").
     first_token_delay   seconds between the response headers and the first token.
     tokens_per_second   pacing of tokens (and tool-argument fragments); None = as fast as possible.
-    error_status        answer chat requests with this HTTP status and a realistic JSON error body
+    error_status        answer chat (and embeddings) requests with this HTTP status and a realistic JSON error body
                         of the matching API (e.g. 401, 429, 500, 529) instead of a reply...
     error_count         ...for the first N chat requests only (None = all of them). `configure()`
                         restarts this count.
@@ -44,9 +47,10 @@ request uses the behaviour current when it arrived):
     prompt_tokens / completion_tokens   override the reported usage (default: word counts).
     models              ids served by GET /v1/models.
     api_key             when set, requests must carry it (Bearer or x-api-key) or get a 401.
+    embedding_dim       size of the embeddings when the request names no `dimensions` (default 64).
 
 Observations: `server.requests` (every request: method, path, headers, JSON body),
-`server.chat_requests()`, `server.client_disconnects` (responses the client abandoned before their
+`server.chat_requests()`, `server.embedding_requests()`, `server.client_disconnects` (responses the client abandoned before their
 end), `server.wait_for_client_disconnects(n, timeout)` and its async twin
 `await server.await_client_disconnects(n, seconds)`.
 """
@@ -55,12 +59,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import dataclasses
+import hashlib
 import json
 import math
 import re
 import select
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -75,6 +82,7 @@ import pytest
 DEFAULT_REPLY = "Hello! I am the fake model. This reply streams word by word."
 DEFAULT_MODELS = ("fake-model", "fake-model-mini")
 CHAT_PATHS = ("/v1/chat/completions", "/v1/messages")
+EMBEDDINGS_PATH = "/v1/embeddings"
 
 ReplySource = str | Callable[[dict[str, Any]], str]
 
@@ -111,6 +119,7 @@ class FakeBehavior:
     completion_tokens: int | None = None
     models: tuple[str, ...] = DEFAULT_MODELS
     api_key: str | None = None
+    embedding_dim: int = 64
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,16 @@ class RecordedRequest:
 def split_tokens(text: str) -> list[str]:
     """Pieces of `text` that join back to it exactly: each word with its leading whitespace."""
     return re.findall(r"\s*\S+|\s+", text)
+
+
+def fake_embedding(text: str, dim: int) -> list[float]:
+    """The fake's vector for `text`: each word adds +-1 at a position its hash picks; normalised to length 1."""
+    vector = [0.0] * dim
+    for word in re.findall(r"\w+", text.lower()) or [""]:
+        digest = hashlib.sha256(word.encode()).digest()
+        vector[int.from_bytes(digest[:4], "big") % dim] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector] if any(vector) else [1.0] + [0.0] * (dim - 1)
 
 
 def _split_fragments(text: str, parts: int = 3) -> list[str]:
@@ -355,6 +374,12 @@ class _Handler(BaseHTTPRequestHandler):
         anthropic_style = path == "/v1/messages"
         behavior = self.fake.behavior
         try:
+            if path == EMBEDDINGS_PATH:
+                if not isinstance(body, dict):
+                    self._error(400, False, behavior, "The request body is not a JSON object.")
+                elif self._authorized(behavior, False):
+                    self._embeddings(body, behavior)
+                return
             if path not in CHAT_PATHS:
                 self._not_found(anthropic_style)
                 return
@@ -433,6 +458,37 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, payload, headers)
 
     # ---- OpenAI -----------------------------------------------------------------------------
+
+    def _embeddings(self, body: dict[str, Any], behavior: FakeBehavior) -> None:
+        if behavior.error_status is not None and self.fake._take_error(behavior):
+            self._error(behavior.error_status, False, behavior, behavior.error_message)
+            return
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        dim = body.get("dimensions", behavior.embedding_dim)
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            self._error(400, False, behavior, "'input' must be a string or a non-empty list of strings.")
+            return
+        if not isinstance(dim, int) or dim < 1:
+            self._error(400, False, behavior, "'dimensions' must be a positive integer.")
+            return
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(texts):
+            vector: Any = fake_embedding(text, dim)
+            if as_base64:
+                vector = base64.b64encode(struct.pack(f"<{dim}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        words = sum(max(1, len(t.split())) for t in texts)
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": str(body.get("model", "fake-embedding")),
+                "usage": {"prompt_tokens": words, "total_tokens": words},
+            },
+        )
 
     def _usage(self, body: dict[str, Any], behavior: FakeBehavior, tokens: list[str]) -> tuple[int, int]:
         prompt = behavior.prompt_tokens if behavior.prompt_tokens is not None else max(1, _count_words(body))
@@ -809,6 +865,10 @@ class FakeLLMServer:
     def chat_requests(self) -> list[RecordedRequest]:
         """Recorded POSTs to /v1/chat/completions and /v1/messages."""
         return [r for r in self.requests if r.method == "POST" and r.path in CHAT_PATHS]
+
+    def embedding_requests(self) -> list[RecordedRequest]:
+        """Recorded POSTs to /v1/embeddings."""
+        return [r for r in self.requests if r.method == "POST" and r.path == EMBEDDINGS_PATH]
 
     @property
     def client_disconnects(self) -> int:
