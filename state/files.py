@@ -280,7 +280,8 @@ class FilesState(rx.State):
         params = self.router.url.query_parameters
         if params.get("file"):
             page = params.get("page", "")
-            events.append(FilesState.open_preview(params.get("file", ""), page if page.isdigit() else ""))
+            opened = FilesState.open_preview(params.get("file", ""), page if page.isdigit() else "")  # type: ignore[operator]
+            events.append(opened)
         if self._processing():
             events.append(FilesState.poll)
         return events
@@ -364,7 +365,8 @@ class FilesState(rx.State):
         the server's row or its reason for refusing the file) and the uploads still in flight."""
         if not isinstance(taken, dict) or await self._ctx() is None:
             return
-        events = taken.get("events") if isinstance(taken.get("events"), list) else []
+        got = taken.get("events")
+        events: list[Any] = got if isinstance(got, list) else []
         active = set(taken.get("active") or [])
         self.uploads, finished, notice = apply_upload_events(self.uploads, events, active)
         self.notice = notice or self.notice

@@ -125,14 +125,13 @@ def _upload_row(u: rx.Var) -> rx.Component:
         rx.el.td(
             rx.cond(
                 u["state"] == "refused",
-                rx.hstack(
-                    rx.text(
-                        u["message"], size="2", color_scheme="red", role="alert", class_name="files-reason"
-                    ),
+                rx.flex(
+                    rx.badge("Not stored", color_scheme="red", flex_shrink="0"),
+                    rx.text(u["message"], size="2", color_scheme="red", role="alert", class_name="files-why"),
                     rx.button("Dismiss", size="1", variant="soft", color_scheme="gray", on_click=dismiss),
-                    spacing="3",
-                    align="center",
-                    wrap="wrap",
+                    gap="3",
+                    align="start",
+                    class_name="files-refused",
                 ),
                 rx.badge(rx.spinner(size="1"), "Uploading ", u["progress"], color_scheme="gray"),
             ),

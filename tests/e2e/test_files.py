@@ -34,6 +34,16 @@ WATCH_STATUSES = """() => {
   new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 
+# Files dropped on the page, as a browser delivers them (a DataTransfer holding the files).
+DROP = """(name) => {
+  const data = new DataTransfer();
+  data.items.add(new File(["Agenda: the lighthouse budget, then questions."], name, {type: "text/plain"}));
+  const target = document.querySelector(".files-table");
+  for (const type of ["dragenter", "dragover", "drop"]) {
+    target.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+  }
+}"""
+
 OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 
 
@@ -94,11 +104,16 @@ async def test_files_journey(app_server, page: Page, tmp_path: Path) -> None:
     pdf_row = rows.filter(has=page.get_by_role("button", name="report.pdf", exact=True))
     await expect(pdf_row).to_contain_text("PDF")
     await expect(pdf_row.locator(".files-c-pages")).to_have_text("3")
+    await _shoot(page, "desktop-light")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(refused.get_by_role("button", name="Dismiss")).to_be_visible()
+    await _no_overflow(page)
+    await _shoot(page, "phone-light")
+    await page.set_viewport_size({"width": 1100, "height": 800})
     await refused.get_by_role("button", name="Dismiss").click()
     await expect(refused).to_have_count(0)
     await expect(usage).not_to_have_text("0 B of 1 GB used")
     before = await usage.text_content()
-    await _shoot(page, "desktop-light")
 
     # Search by name (debounced), then sort by name.
     file_rows = page.locator(".files-table tbody tr")
@@ -156,6 +171,13 @@ async def test_files_journey(app_server, page: Page, tmp_path: Path) -> None:
     await page.get_by_label("Filter by collection").select_option(label="All collections")
     await expect(file_rows).to_have_count(2)
 
+    # Drag and drop onto the page uploads too.
+    await page.evaluate(DROP, "agenda.txt")
+    dropped = rows.filter(has=page.get_by_role("button", name="agenda.txt", exact=True))
+    await expect(dropped.get_by_text("Ready", exact=True)).to_be_visible(timeout=READY)
+    await expect(file_rows).to_have_count(3)
+    await expect(page.locator(".files-overlay")).to_be_hidden()  # "Drop to upload" went with the drop
+
     # Phone width, dark: stacked rows, nothing wider than the screen.
     await page.emulate_media(color_scheme="dark")
     await page.set_viewport_size({"width": 390, "height": 844})
@@ -174,7 +196,9 @@ async def test_files_journey(app_server, page: Page, tmp_path: Path) -> None:
     )
     await confirm.get_by_role("button", name="Delete").click()
     await expect(page.get_by_role("status")).to_contain_text("Deleted report.pdf.")
-    await expect(file_rows).to_have_count(1)
+    await expect(file_rows).to_have_count(2)
     await expect(page.get_by_role("button", name="report.pdf", exact=True)).to_have_count(0)
     await expect(usage).not_to_have_text(before or "")
-    assert re.fullmatch(r"\d+ B of 1 GB used", await usage.text_content() or ""), "only the text file is left"
+    assert re.fullmatch(r"\d+ B of 1 GB used", await usage.text_content() or ""), (
+        "only the text files are left"
+    )
