@@ -13,11 +13,11 @@ def _chip_body(c: rx.Var, *, thumb: bool) -> list[rx.Component]:
     return [
         rx.cond(
             thumb & (c["thumb"] != ""),
-            rx.image(src=c["thumb"].to(str), alt="", class_name="solo-chip-thumb"),
+            rx.image(src=c["thumb"].to(str), alt="", class_name="solo-file-chip-thumb"),
             rx.icon(rx.cond(c["image"] != "", "image", "file_text"), size=16, aria_hidden="true"),
         ),
         rx.vstack(
-            rx.text(c["name"], size="1", weight="medium", class_name="solo-ellipsis solo-chip-name"),
+            rx.text(c["name"], size="1", weight="medium", class_name="solo-ellipsis solo-file-chip-name"),
             rx.text(
                 rx.cond(c["label"] != "", c["label"].to(str) + " · " + c["size"].to(str), c["size"]),
                 size="1",
@@ -36,7 +36,7 @@ def pending_chip(c: rx.Var) -> rx.Component:
         rx.cond(c["status"] == "uploading", rx.spinner(size="1", aria_label="Uploading")),
         rx.cond(
             c["status"] == "refused",
-            rx.text(c["error"], size="1", color_scheme="red", class_name="solo-chip-error", role="alert"),
+            rx.text(c["error"], size="1", color_scheme="red", class_name="solo-file-chip-error", role="alert"),
         ),
         rx.icon_button(
             rx.icon("x", size=12),
@@ -48,7 +48,7 @@ def pending_chip(c: rx.Var) -> rx.Component:
             title="Remove",
             on_click=AttachState.remove(c["tmp"]),
         ),
-        class_name="solo-chip",
+        class_name="solo-file-chip",
         data_status=c["status"],
         align="center",
         spacing="2",
@@ -91,7 +91,7 @@ def attach_controls(max_bytes: int) -> rx.Component:
 def pending_chips() -> rx.Component:
     return rx.cond(
         AttachState.pending.length() > 0,  # type: ignore[attr-defined]
-        rx.flex(rx.foreach(AttachState.pending, pending_chip), class_name="solo-chips", wrap="wrap", gap="2"),
+        rx.flex(rx.foreach(AttachState.pending, pending_chip), class_name="solo-file-chips", wrap="wrap", gap="2"),
     )
 
 
@@ -99,8 +99,8 @@ def sent_chip(f: rx.Var) -> rx.Component:
     body = _chip_body(f, thumb=True)
     return rx.cond(
         f["href"] != "",
-        rx.link(*body, href=f["href"].to(str), class_name="solo-chip", underline="none", is_external=True),
-        rx.hstack(*body, class_name="solo-chip", title="This file was deleted", align="center", spacing="2"),
+        rx.link(*body, href=f["href"].to(str), class_name="solo-file-chip", underline="none", is_external=True),
+        rx.hstack(*body, class_name="solo-file-chip", title="This file was deleted", align="center", spacing="2"),
     )
 
 
@@ -108,7 +108,7 @@ def message_files(m: rx.Var) -> rx.Component:
     files = m["files"].to(list[dict[str, str]])
     return rx.cond(
         files.length() > 0,  # type: ignore[attr-defined]
-        rx.flex(rx.foreach(files, sent_chip), class_name="solo-chips solo-chips-sent", wrap="wrap", gap="2"),
+        rx.flex(rx.foreach(files, sent_chip), class_name="solo-file-chips solo-file-chips-sent", wrap="wrap", gap="2"),
     )
 
 

@@ -126,6 +126,10 @@ def app_server(
         "GOOGLE_CLIENT_ID": fake_oauth.client_id,
         "GOOGLE_CLIENT_SECRET": fake_oauth.client_secret,
         "GOOGLE_DISCOVERY_URL": fake_oauth.discovery_url,
+        # Files are embedded by the fake's /v1/embeddings (64 numbers: searched exactly, no HNSW size).
+        "EMBEDDINGS_PROVIDER": "fake",
+        "EMBEDDINGS_MODEL": "fake-embed",
+        "EMBEDDINGS_DIM": "64",
         "LLM_ENDPOINTS": json.dumps(
             [
                 {
