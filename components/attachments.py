@@ -36,7 +36,9 @@ def pending_chip(c: rx.Var) -> rx.Component:
         rx.cond(c["status"] == "uploading", rx.spinner(size="1", aria_label="Uploading")),
         rx.cond(
             c["status"] == "refused",
-            rx.text(c["error"], size="1", color_scheme="red", class_name="solo-file-chip-error", role="alert"),
+            rx.text(
+                c["error"], size="1", color_scheme="red", class_name="solo-file-chip-error", role="alert"
+            ),
         ),
         rx.icon_button(
             rx.icon("x", size=12),
@@ -91,7 +93,9 @@ def attach_controls(max_bytes: int) -> rx.Component:
 def pending_chips() -> rx.Component:
     return rx.cond(
         AttachState.pending.length() > 0,  # type: ignore[attr-defined]
-        rx.flex(rx.foreach(AttachState.pending, pending_chip), class_name="solo-file-chips", wrap="wrap", gap="2"),
+        rx.flex(
+            rx.foreach(AttachState.pending, pending_chip), class_name="solo-file-chips", wrap="wrap", gap="2"
+        ),
     )
 
 
@@ -99,8 +103,12 @@ def sent_chip(f: rx.Var) -> rx.Component:
     body = _chip_body(f, thumb=True)
     return rx.cond(
         f["href"] != "",
-        rx.link(*body, href=f["href"].to(str), class_name="solo-file-chip", underline="none", is_external=True),
-        rx.hstack(*body, class_name="solo-file-chip", title="This file was deleted", align="center", spacing="2"),
+        rx.link(
+            *body, href=f["href"].to(str), class_name="solo-file-chip", underline="none", is_external=True
+        ),
+        rx.hstack(
+            *body, class_name="solo-file-chip", title="This file was deleted", align="center", spacing="2"
+        ),
     )
 
 
@@ -108,7 +116,12 @@ def message_files(m: rx.Var) -> rx.Component:
     files = m["files"].to(list[dict[str, str]])
     return rx.cond(
         files.length() > 0,  # type: ignore[attr-defined]
-        rx.flex(rx.foreach(files, sent_chip), class_name="solo-file-chips solo-file-chips-sent", wrap="wrap", gap="2"),
+        rx.flex(
+            rx.foreach(files, sent_chip),
+            class_name="solo-file-chips solo-file-chips-sent",
+            wrap="wrap",
+            gap="2",
+        ),
     )
 
 

@@ -43,7 +43,9 @@ async def _shoot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SHOTS / f"knowledge-{name}.png"))
 
 
-async def test_an_attached_pdf_answers_with_sources(app_server, page: Page, llm: FakeLLMServer, tmp_path: Path) -> None:
+async def test_an_attached_pdf_answers_with_sources(
+    app_server, page: Page, llm: FakeLLMServer, tmp_path: Path
+) -> None:
     await page.set_viewport_size({"width": 1280, "height": 800})
     await _sign_up(page, app_server.url("/signup"), "Kim", f"kim-{uuid.uuid4().hex[:8]}@example.com")
     await expect(page).to_have_url(at(app_server, "/"))
@@ -84,15 +86,17 @@ async def test_an_attached_pdf_answers_with_sources(app_server, page: Page, llm:
     await page.reload()
     reply = page.locator(".solo-message[data-role='assistant']").last
     await expect(reply.get_by_role("region", name="Sources")).to_contain_text("page 2", timeout=20_000)
-    await expect(page.locator(".solo-message[data-role='user']").last.locator(".solo-file-chip")).to_contain_text(
-        "Coaching handbook.pdf"
-    )
+    await expect(
+        page.locator(".solo-message[data-role='user']").last.locator(".solo-file-chip")
+    ).to_contain_text("Coaching handbook.pdf")
     await page.get_by_role("button", name="Account", exact=True).click()
     await page.get_by_role("menuitem", name="Dark mode").click()
     await expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
     await _shoot(page, "reply-sources-dark")
 
     # A source opens the file's preview at its page.
-    await reply.get_by_role("region", name="Sources").get_by_role("link", name="Coaching handbook.pdf").click()
+    await (
+        reply.get_by_role("region", name="Sources").get_by_role("link", name="Coaching handbook.pdf").click()
+    )
     await expect(page).to_have_url(re.compile(r"/files\?file=[0-9a-f-]{36}&page=2$"))
     await expect(page.get_by_text("Onboarding has five steps").first).to_be_visible(timeout=20_000)
