@@ -198,7 +198,12 @@ _add_search_column(
     SQLModel.metadata.tables["conversations"],
     f"setweight(to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, title), 'A')",
 )
-_add_search_column(
-    SQLModel.metadata.tables["messages"],
-    f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, left(text, {MESSAGE_SEARCH_CHARS}))",
+# The names of the files a message attaches, as words ("Q3 board-report.pdf" -> "Q3 board report pdf"), so that a
+# search finds the message by them (migration 0010). jsonb_path_query_array is immutable, as a generated column
+# needs.
+MESSAGE_FILE_NAMES = (
+    "translate(coalesce(jsonb_path_query_array(content_parts, '$[*] ? (@.type == \"file\").name')::text, ''), "
+    "'._-[]\"', '      ')"
 )
+MESSAGE_SEARCH = f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, left(text, {MESSAGE_SEARCH_CHARS}) || ' ' || {MESSAGE_FILE_NAMES})"
+_add_search_column(SQLModel.metadata.tables["messages"], MESSAGE_SEARCH)

@@ -3,7 +3,8 @@
 Both sides use the 'simple' configuration of the generated `search` columns (see migration 0002). The query
 language is `websearch_to_tsquery`: words, "quoted phrases", `or`, and `-excluded`. A title match counts
 more than a message match (titles are weighted 'A'); a conversation is returned once, with its best-ranked
-message so the UI can open it at that message (`select_sibling(ctx, conversation_id, message_id)`).
+message so the UI can open it at that message (`select_sibling(ctx, conversation_id, message_id)`). A message is
+also found by the names of the files it attaches (migration 0010); its snippet then starts with them.
 
 Matching goes through `chat_search_matches` (migration 0002 explains why: under RLS a GIN index cannot serve
 `@@`); it returns ids and ranks of the current tenant's user only, and everything shown (titles, text,
@@ -120,7 +121,9 @@ hits AS (
 )
 SELECT h.id, h.title, h.updated_at, h.message_id, h.rank, cut.truncated,
        ts_headline('{TEXT_SEARCH_CONFIG}',
-                   translate(CASE WHEN m.id IS NULL THEN h.title ELSE left(m.text, {MESSAGE_SEARCH_CHARS}) END,
+                   translate(CASE WHEN m.id IS NULL THEN h.title ELSE concat_ws(' — ', (
+                       SELECT '📎 ' || string_agg(p->>'name', ', ') FROM jsonb_array_elements(m.content_parts) p
+                       WHERE p->>'type' = 'file'), left(m.text, {MESSAGE_SEARCH_CHARS})) END,
                              :markers, ''),
                    {tsq}, :options) AS snippet
 FROM hits h

@@ -2,12 +2,13 @@
 
 `search(ctx, question, file_ids=...)` returns the best chunks of the files in scope that the user may read,
 each with its file, page, heading and a highlighted snippet (`**word**` around the matched words). Tenant and
-user are enforced twice: `knowledge_matches` (migration 0007, SECURITY DEFINER so the GIN and HNSW indexes are
+user are enforced twice: `knowledge_matches` (migrations 0007 and 0009, SECURITY DEFINER so the GIN and HNSW indexes are
 used under FORCE RLS) applies them itself and returns chunk ids only; the rows are then read back under RLS.
 
-The keyword half ORs the question's words (a question rarely contains every word of the passage that answers
-it; ts_rank favours chunks with more of them, rarer ones count as much as common ones under 'simple'), minus a
-short list of English function words. The vector half embeds the question with the tenant's embeddings model;
+The keyword half looks for the question's words (minus a short list of English function words) in tiers,
+strictest first: chunks with every word, then with any two of them, then with any one (a question rarely
+contains every word of the passage that answers it). The matcher (migration 0009) ranks each tier with ts_rank
+and stops once it has enough, so a common word does not make it rank thousands of chunks. The vector half embeds the question with the tenant's embeddings model;
 when there is none, or it fails, search is keyword-only (`Results.keyword_only`), which the caller may say.
 """
 
@@ -57,13 +58,35 @@ class Results:
     keyword_only: bool = True
 
 
-def keyword_query(question: str) -> str:
-    """A `to_tsquery('simple', ...)` string ORing the question's meaningful words ("" when none)."""
+def keyword_words(question: str) -> list[str]:
+    """The question's meaningful words, lower-cased, each once, in order (at most 32)."""
     words: list[str] = []
     for word in _WORD.findall(question.lower()):
         if (len(word) > 1 or not word.isascii()) and word not in STOP_WORDS and word not in words:
             words.append(word)
-    return " | ".join(f"'{w}'" for w in words[:32])
+    return words[:32]
+
+
+def keyword_query(question: str) -> str:
+    """A `to_tsquery('simple', ...)` string ORing the question's meaningful words ("" when none)."""
+    return " | ".join(f"'{w}'" for w in keyword_words(question))
+
+
+def keyword_tiers(question: str) -> list[str]:
+    """The keyword half's queries, strictest first: every word; any two of them (of the 8 longest, which tend
+    to be the rarer ones); any one. A question of one word has one tier, of two words two."""
+    words = keyword_words(question)
+    if not words:
+        return []
+    quoted = [f"'{w}'" for w in words]
+    if len(words) == 1:
+        return quoted
+    tiers = [" & ".join(quoted)]
+    if len(words) >= 3:
+        strong = sorted(quoted, key=len, reverse=True)[:8]
+        tiers.append(" | ".join(f"({a} & {b})" for i, a in enumerate(strong) for b in strong[i + 1 :]))
+    tiers.append(" | ".join(quoted))
+    return tiers
 
 
 def fuse(ranked: list[tuple[uuid.UUID, str, int]], k: int) -> list[tuple[uuid.UUID, float]]:
@@ -79,6 +102,7 @@ async def search(ctx: Ctx, question: str, *, file_ids: list[uuid.UUID], k: int =
     results = Results()
     scope = await records.readable_ids(ctx, file_ids)
     terms = keyword_query(question)
+    tiers = keyword_tiers(question)
     if not scope or not (terms or question.strip()):
         return results
     vector: str | None = None
@@ -96,10 +120,11 @@ async def search(ctx: Ctx, question: str, *, file_ids: list[uuid.UUID], k: int =
             await session.execute(
                 text(
                     "SELECT chunk_id, kind, place FROM knowledge_matches("
-                    "CASE WHEN :q = '' THEN NULL ELSE to_tsquery('simple', :q) END, "
+                    "ARRAY(SELECT to_tsquery('simple', t.q) "
+                    "FROM unnest(CAST(:tiers AS text[])) WITH ORDINALITY AS t(q, n) ORDER BY t.n), "
                     "CAST(:v AS vector), :u, CAST(:scope AS uuid[]), :n)"
                 ),
-                {"q": terms, "v": vector, "u": ctx.user_id, "scope": scope, "n": CANDIDATES},
+                {"tiers": tiers, "v": vector, "u": ctx.user_id, "scope": scope, "n": CANDIDATES},
             )
         ).all()
         best = fuse([(r[0], str(r[1]), int(r[2])) for r in rows], k)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import psycopg
 import pytest
 from sqlalchemy import text
 
+from models.chat import MESSAGE_SEARCH
 from services import chat
 from services.chat import ConversationFilters
 from services.chat.search import search_results
@@ -15,6 +19,7 @@ from services.errors import ValidationError
 from tests.services.test_chat_support import new_ctx, sql
 from tests.services.test_tenancy import conninfo
 
+ROOT = Path(__file__).resolve().parents[2]
 SIGNATURE = "chat_search_matches(tsquery, uuid, integer, boolean, boolean, uuid, uuid)"
 
 FILLER = (
@@ -150,6 +155,25 @@ async def test_search_is_per_user(alice, tenant, other_tenant) -> None:
     assert [h.conversation_id for h in await chat.search(bob, "axolotl")] == [mine.id]
     assert await chat.search(eve, "axolotl") == []
     assert len(await chat.search(alice, "axolotl")) == 1
+
+
+async def test_a_message_is_found_by_the_names_of_its_files(alice) -> None:
+    c = await chat.create_conversation(alice, title="Numbers")
+    part = {"type": "file", "file_id": None, "name": "Q3 board-report_final.pdf", "kind": "pdf", "size": 10}
+    q = await chat.add_user_message(alice, c.id, None, "Summarise this, please.", content_parts=[part])
+    await conversation(alice, "Other", "A report on nothing attached", "Fine.")
+    hits = await chat.search(alice, "board")
+    assert [(h.conversation_id, h.message_id) for h in hits] == [(c.id, q.id)]
+    assert hits[0].snippet.startswith("📎 Q3 board-report_final.pdf — Summarise this")
+    assert {h.conversation_id for h in await chat.search(alice, "final pdf")} == {c.id}
+    # The model's generated column is the one the migration made (0010 writes it out).
+    spec = importlib.util.spec_from_file_location(
+        "m0010", ROOT / "alembic/versions/0010_message_search_file_names.py"
+    )
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.NEW_SEARCH == MESSAGE_SEARCH
 
 
 async def test_the_search_columns_match_their_gin_indexes(owner_url: str) -> None:
@@ -296,8 +320,15 @@ async def bulk(ctx: Ctx, n: int, per: int, offset: int, archived: int = 0) -> li
 async def matches_and_indexes(
     ctx: Ctx, word: str, cap: int
 ) -> tuple[list[tuple[object, ...]], dict[str, int]]:
-    """The function's rows for `word`, and how often each message index was scanned in doing it."""
+    """The function's rows for `word`, and how often each message index was scanned in doing it. The counters
+    are read before and after in one transaction: since PostgreSQL 15 the "xact" counters also hold what earlier
+    transactions of this pooled connection did that the backend has not flushed yet."""
+    counters = text(
+        "SELECT pg_stat_get_xact_numscans('ix_messages_search'::regclass),"
+        " pg_stat_get_xact_numscans('ix_messages_parent'::regclass)"
+    )
     async with tenant_session(ctx.tenant_id) as session:
+        before = (await session.execute(counters)).one()
         rows = (
             await session.execute(
                 text(
@@ -306,14 +337,8 @@ async def matches_and_indexes(
                 {"w": word, "u": ctx.user_id, "cap": cap},
             )
         ).all()
-        scans = (
-            await session.execute(
-                text(
-                    "SELECT pg_stat_get_xact_numscans('ix_messages_search'::regclass),"
-                    " pg_stat_get_xact_numscans('ix_messages_parent'::regclass)"
-                )
-            )
-        ).one()
+        after = (await session.execute(counters)).one()
+    scans = [a - b for a, b in zip(after, before, strict=True)]
     return [tuple(r) for r in rows], {"gin": scans[0], "recency": scans[1]}
 
 

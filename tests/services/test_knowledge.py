@@ -16,7 +16,7 @@ from services.files import records
 from services.files.storage import get_storage
 from services.jobs.queue import run_once
 from services.knowledge import ingest
-from services.knowledge.search import fuse, keyword_query, search
+from services.knowledge.search import fuse, keyword_query, keyword_tiers, search
 from tests.fakes.documents import EXE_BYTES, make_encrypted_pdf, make_pdf
 from tests.fakes.llm_server import FakeLLMServer
 from tests.services.test_chat_files_routes import client, signed_in
@@ -226,6 +226,13 @@ async def test_ingestion_resumes_after_a_stop_mid_embedding(base, tenant, embedd
 
 def test_keyword_query_and_fusion() -> None:
     assert keyword_query("What does the Q3 report say about churn?") == "'q3' | 'report' | 'churn'"
+    assert keyword_tiers("What does the Q3 report say about churn?") == [
+        "'q3' & 'report' & 'churn'",
+        "('report' & 'churn') | ('report' & 'q3') | ('churn' & 'q3')",
+        "'q3' | 'report' | 'churn'",
+    ]
+    assert keyword_tiers("churn?") == ["'churn'"]
+    assert keyword_tiers("the of") == []
     assert keyword_query("the of and") == ""
     a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     # b is second in both lists (2/62) and beats a and c, each first in one list only (1/61).
@@ -257,3 +264,40 @@ async def test_the_matcher_uses_the_gin_and_hnsw_indexes(owner_conn, app_conn, t
         await app_conn.execute("SELECT set_config('app.current_tenant_id', %s, true)", (str(tenant.id),))
         under_rls = await _explain(app_conn, match, ())
     assert "ix_file_chunks_search" not in under_rls, under_rls
+
+
+async def _chunks(
+    tenant_id: uuid.UUID, user_id: uuid.UUID, texts: list[str]
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """One ready file of `texts` as its chunks, written straight to the tables (as the app role, under RLS)."""
+    file_id = uuid.uuid4()
+    await sql(
+        tenant_id,
+        "INSERT INTO files (id, tenant_id, user_id, name, kind, mime, size_bytes, sha256, storage_key, status, "
+        "created_at, updated_at) VALUES (:f, :t, :u, 'notes.txt', 'txt', 'text/plain', 1, :h, 'k', 'ready', "
+        "now(), now())",
+        f=file_id, t=tenant_id, u=user_id, h=uuid.uuid4().hex,
+    )  # fmt: skip
+    ids = [uuid.uuid4() for _ in texts]
+    for ordinal, (chunk_id, body) in enumerate(zip(ids, texts, strict=True)):
+        await sql(
+            tenant_id,
+            "INSERT INTO file_chunks (id, tenant_id, file_id, user_id, ordinal, text, tokens) "
+            "VALUES (:c, :t, :f, :u, :o, :x, 10)",
+            c=chunk_id, t=tenant_id, f=file_id, u=user_id, o=ordinal, x=body,
+        )  # fmt: skip
+    return file_id, ids
+
+
+async def test_chunks_with_every_word_come_before_chunks_with_one(base, tenant) -> None:  # type: ignore[no-untyped-def]
+    """The keyword tiers: a chunk holding every word of the question comes first, then one holding two of them,
+    even when many chunks repeat one of the words more often (which ts_rank over an OR alone would put first)."""
+    ctx, _ = await signed_in(tenant, "tiers@example.com")
+    noise = [f"Pricing pricing pricing pricing, note {i}: pricing again." for i in range(60)]
+    texts = [*noise, "Our pricing for the retreat in Porto is listed here.", "The Porto pricing sheet."]
+    file_id, ids = await _chunks(tenant.id, ctx.user_id, texts)
+    found = await search(ctx, "What is the pricing of the Porto retreat?", file_ids=[file_id], k=5)
+    assert found.keyword_only
+    assert [h.chunk_id for h in found.hits[:2]] == [ids[-2], ids[-1]], [h.text for h in found.hits]
+    assert all(h.chunk_id in ids[:60] for h in found.hits[2:])
+    assert "**Porto**" in found.hits[0].snippet
