@@ -54,6 +54,16 @@ def chip(
     }
 
 
+def put_back(
+    pending: list[dict[str, str]], ids: dict[str, str], chips: list[dict[str, str]], file_ids: list[uuid.UUID]
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The composer's chips and stored ids with a failed message's chips (and their file ids) back in front;
+    a chip still there is not doubled."""
+    kept = {c["tmp"] for c in pending}
+    back = [(c, f) for c, f in zip(chips, file_ids, strict=True) if c["tmp"] not in kept]
+    return [*(c for c, _ in back), *pending], {**ids, **{c["tmp"]: str(f) for c, f in back}}
+
+
 class AttachState(rx.State):
     pending: list[dict[str, str]] = []
     # The composer's Knowledge picker: the collections the user may search, and those this conversation does.
@@ -196,3 +206,7 @@ class AttachState(rx.State):
 
     def _clear(self) -> None:
         self.pending, self._ids = [], {}
+
+    def _put_back(self, chips: list[dict[str, str]], file_ids: list[uuid.UUID]) -> None:
+        """The chips of a message that could not be stored, back in the composer (before any added since)."""
+        self.pending, self._ids = put_back(self.pending, self._ids, chips, file_ids)

@@ -62,6 +62,9 @@ class _Start:
     branch: bool = False
     versions: int = 1  # the reply will be version `versions` of `versions` of its parent's replies
     replaces: str = ""  # a failed, empty reply this one takes the place of
+    chips: tuple[
+        dict[str, str], ...
+    ] = ()  # the composer's attachments, given back if the message is not stored
 
 
 class ReplyState(rx.State):
@@ -131,7 +134,15 @@ class ReplyState(rx.State):
         return await self._begin(
             page,
             _Start(
-                ctx, self._token(), page.conversation_id, message_id, page.model_key, user, new_chat, branch
+                ctx,
+                self._token(),
+                page.conversation_id,
+                message_id,
+                page.model_key,
+                user,
+                new_chat,
+                branch,
+                chips=tuple(chips),
             ),
         )
 
@@ -384,6 +395,10 @@ class ReplyState(rx.State):
                 (await self.get_state(StreamState)).text = ""
                 page.notice = ""
                 restore = self._show(page, start, result, window, step)
+                if result is not None and result.user_error and start.chips and start.user is not None:
+                    (await self.get_state(AttachState))._put_back(
+                        list(start.chips), list(start.user.attachments)
+                    )
             if sidebar_page is not None:
                 (await self.get_state(SidebarState))._apply(sidebar_page, reset=True)
             return restore

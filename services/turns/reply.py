@@ -224,6 +224,26 @@ async def _knowledge(
         return found
 
 
+class _Stopped(Exception):
+    """The user stopped the turn before the model was asked."""
+
+
+STOP_POLL_SECONDS = 0.3
+
+
+async def _unless_stopped(
+    gathering: asyncio.Future[knowledge_context.TurnKnowledge], stop_check: Callable[[], Awaitable[bool]]
+) -> knowledge_context.TurnKnowledge | None:
+    """The turn's sources, or None when Stop came first (reading a file just attached can take a while)."""
+    while True:
+        done, _ = await asyncio.wait({gathering}, timeout=STOP_POLL_SECONDS)
+        if done:
+            return gathering.result()
+        if await stop_check():
+            gathering.cancel()
+            return None
+
+
 def _request(history: list[ChatMessage], knowledge: knowledge_context.TurnKnowledge) -> list[ChatMessage]:
     """What the model is sent: the knowledge block, then the branch, the images with the newest question."""
     messages = list(history)
@@ -294,7 +314,7 @@ async def run_turn(
                 if gathering is None:
                     question = history.messages[-1].content if history.messages else ""
                     gathering = asyncio.ensure_future(_knowledge(ctx, conversation_id, question, [], None))
-                knowledge = await gathering
+                gathered = await _unless_stopped(gathering, stop_check)
             finally:
                 for task in (reading, gathering):
                     if task is None:
@@ -303,7 +323,12 @@ async def run_turn(
                         task.cancel()
                     elif not task.cancelled():
                         task.exception()  # retrieved: a failure is reported once, by the awaits above
-            result.provider, result.model, result.notes = provider, model, knowledge.notes
+            result.provider, result.model = provider, model
+            if gathered is None:  # Stop while the attached files were still being read: nothing was asked
+                outcome.status, outcome.error = "unfinished", "Stopped."
+                raise _Stopped
+            knowledge = gathered
+            result.notes = knowledge.notes
             if knowledge.images and not vision.supports_images(model):
                 raise ServiceError(
                     f"The model {model} cannot read images. Choose a model that can (such as gpt-4o or "
@@ -320,6 +345,8 @@ async def run_turn(
             )
         except asyncio.CancelledError:
             raise
+        except _Stopped:
+            pass
         except Exception as exc:  # the turn reports every failure instead of raising
             outcome.status, outcome.error = "error", explain(exc, stage)
         outcome.duration_ms = outcome.duration_ms or round((time.perf_counter() - started) * 1000)

@@ -100,3 +100,60 @@ async def test_an_attached_pdf_answers_with_sources(
     )
     await expect(page).to_have_url(re.compile(r"/files\?file=[0-9a-f-]{36}&page=2$"))
     await expect(page.get_by_text("Onboarding has five steps").first).to_be_visible(timeout=20_000)
+
+
+async def test_a_file_uploaded_on_the_files_page_answers_through_a_collection(
+    app_server, page: Page, llm: FakeLLMServer, tmp_path: Path
+) -> None:
+    """The issue's journey: upload a PDF on the Files page -> Ready -> put it in a collection -> a new chat
+    searches that collection (Knowledge picker) -> the streamed reply cites the file and page -> after a reload
+    the Sources are still there."""
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await _sign_up(page, app_server.url("/signup"), "Lee", f"lee-{uuid.uuid4().hex[:8]}@example.com")
+    await expect(page).to_have_url(at(app_server, "/"))
+    llm.configure(reply=answer, tokens_per_second=6)
+
+    pdf = tmp_path / "Handbook 2027.pdf"
+    pdf.write_bytes(make_pdf(PAGES))
+    await page.get_by_role("link", name="Files", exact=True).first.click()
+    await page.get_by_label("Upload files").set_input_files([str(pdf)])
+    row = page.get_by_role("row").filter(has=page.get_by_role("button", name=pdf.name, exact=True))
+    await expect(row.get_by_text("Ready", exact=True)).to_be_visible(timeout=90_000)
+    await page.get_by_role("button", name="Manage collections").click()
+    manage = page.get_by_role("dialog")
+    await manage.get_by_label("New collection").fill("Team handbook")
+    await manage.get_by_role("button", name="Create").click()
+    await expect(manage.get_by_text("Team handbook", exact=True)).to_be_visible()
+    await manage.get_by_role("button", name="Done").click()
+    await page.get_by_role("button", name=f"Collections of {pdf.name}").click()
+    chooser = page.get_by_role("dialog")
+    await chooser.get_by_role("checkbox", name="Team handbook").click()
+    await chooser.get_by_role("button", name="Save").click()
+    await expect(row.locator(".files-in")).to_have_text("Team handbook")
+
+    await page.get_by_role("link", name="Chat", exact=True).first.click()
+    await expect(page).to_have_url(at(app_server, "/"))
+    await page.get_by_role("button", name="Knowledge").click()
+    picker = page.get_by_role("dialog")
+    choice = picker.get_by_role("checkbox", name=re.compile("Team handbook"))
+    await choice.click()
+    await expect(choice).to_be_checked()
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("button", name="Knowledge")).to_contain_text("1")
+    await page.get_by_label("Message").fill("How many onboarding steps are there?")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#streaming-reply")).to_contain_text("five steps", timeout=60_000)
+    reply = page.locator(".solo-message[data-role='assistant']").last
+    await expect(reply).to_contain_text("to a plan [1]", timeout=30_000)
+    sources = reply.get_by_role("region", name="Sources")
+    await expect(sources).to_contain_text(pdf.name)
+    await expect(sources).to_contain_text("page 2")
+    await _shoot(page, "collection-reply")
+    await expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
+    await page.reload()
+    await expect(
+        page.locator(".solo-message[data-role='assistant']").last.get_by_role("region", name="Sources")
+    ).to_contain_text("page 2", timeout=20_000)
+    await expect(page.get_by_role("button", name="Knowledge")).to_contain_text(
+        "1"
+    )  # the chat keeps its choice

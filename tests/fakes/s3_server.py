@@ -40,7 +40,7 @@ from services.config import PROJECT_ROOT
 if TYPE_CHECKING:
     from services.files.storage import S3Storage
 
-ACCESS_KEY_ID = "AKIAFAKES3TESTKEY000"
+ACCESS_KEY_ID = "solo-test-access-key"  # moto takes any key
 SECRET_ACCESS_KEY = "fake-s3-secret-access-key-do-not-leak"
 REGION = "us-east-1"
 _READY = "FAKE-S3-READY"

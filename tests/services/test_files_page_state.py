@@ -133,3 +133,16 @@ def test_preview_notes_without_text() -> None:
     failed = replace(FILE, status="failed", error_text="The file is an encrypted PDF.")
     assert preview_note(failed, [], []) == "This file could not be read: The file is an encrypted PDF."
     assert preview_note(replace(FILE, status="ready"), [], []) == "No text was found."
+
+
+def test_a_message_that_was_not_stored_gives_its_chips_back() -> None:
+    from state.attachments import put_back
+
+    sent = [{"tmp": "a", "name": "a.pdf"}, {"tmp": "b", "name": "b.png"}]
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    added_since = [{"tmp": "c", "name": "c.txt"}]
+    pending, stored = put_back(added_since, {"c": "id-c"}, sent, ids)
+    assert [c["name"] for c in pending] == ["a.pdf", "b.png", "c.txt"]
+    assert stored == {"c": "id-c", "a": str(ids[0]), "b": str(ids[1])}
+    again, _ = put_back(pending, stored, sent, ids)  # given back twice: not doubled
+    assert [c["name"] for c in again] == ["a.pdf", "b.png", "c.txt"]

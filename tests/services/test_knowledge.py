@@ -104,6 +104,51 @@ async def test_upload_ingest_search_and_download(base, tenant, embeddings, tmp_p
         assert "Q3%20report.pdf" in download.headers["content-disposition"]
 
 
+async def test_on_s3_files_are_uploaded_processed_and_downloaded_by_a_short_presigned_url(  # type: ignore[no-untyped-def]
+    base, tenant, embeddings, s3_server, monkeypatch
+) -> None:
+    """With S3_* set, the same routes and job keep the blob in the bucket (under the tenant/user/file key, never
+    public), the download answers 303 to a presigned URL of at most 5 minutes, and deleting removes the object."""
+    prefix = f"run-{uuid.uuid4().hex[:8]}/"
+    for name, value in {**s3_server.env, "S3_PREFIX": prefix}.items():
+        monkeypatch.setenv(name, value)
+    from services.config import get_settings
+
+    get_settings.cache_clear()
+    ctx, token = await signed_in(tenant, "sam@example.com")
+    async with client(base, tenant, token) as http:
+        answer = await upload(http, "Q3 report.pdf", make_pdf(PAGES))
+        assert answer.status_code == 201, answer.text
+        file_id = uuid.UUID(answer.json()["file"]["id"])
+        key = f"{prefix}tenant/{tenant.id}/user/{ctx.user_id}/{file_id}"
+        bucket = s3_server.client()
+        assert bucket.get_object(Bucket=s3_server.bucket, Key=key)["Body"].read() == make_pdf(PAGES)
+        grants = bucket.get_object_acl(Bucket=s3_server.bucket, Key=key)["Grants"]
+        assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]  # the owner only: no public grant
+
+        assert await drain(tenant.id) >= 1
+        assert (await records.get(ctx, file_id)).status == "ready"  # extracted from the object in the bucket
+        found = await search(ctx, "onboarding steps", file_ids=[file_id])
+        assert found.hits and found.hits[0].page == 2
+
+        download = await http.get(f"/api/files/{file_id}/download")
+        assert download.status_code == 303 and download.headers["cache-control"] == "no-store"
+        url = download.headers["location"]
+        assert url.startswith(s3_server.endpoint_url) and "X-Amz-Expires=300" in url
+        async with httpx.AsyncClient() as plain:
+            fetched = await plain.get(url)
+        assert fetched.status_code == 200 and fetched.content == make_pdf(PAGES)
+        assert "attachment" in fetched.headers["content-disposition"]
+        # Another user of the workspace is refused before any URL is made.
+        _, other = await signed_in(tenant, "tim@example.com")
+        async with client(base, tenant, other) as stranger:
+            assert (await stranger.get(f"/api/files/{file_id}/download")).status_code == 404
+
+        await records.delete_file(ctx, file_id)
+        listed = bucket.list_objects_v2(Bucket=s3_server.bucket, Prefix=key)
+        assert listed.get("KeyCount", 0) == 0
+
+
 async def test_refused_uploads_say_why_and_store_nothing(base, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     ctx, token = await signed_in(tenant, "bo@example.com")
     async with client(base, tenant, token) as http:

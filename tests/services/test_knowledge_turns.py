@@ -122,3 +122,36 @@ async def test_images_go_to_vision_models_only(
     result = await run_turn(ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=user)
     assert result.failed and "cannot read images" in result.error
     assert len(llm.chat_requests()) == before, "nothing was sent to a model that cannot read it"
+
+
+async def test_stop_while_an_attached_file_is_still_read(
+    tenant, embeddings, no_server_providers, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The turn waits for a file attached a moment ago (up to 90 s); Stop in that wait ends the turn at once,
+    the model never asked, the message and an unfinished reply stored."""
+    import time
+
+    ctx = await member(tenant, embeddings, ["m1"])
+    path = tmp_path / "fresh.pdf"
+    path.write_bytes(make_pdf(PAGES))
+    found = sniff.detect(path, "fresh.pdf")
+    done = await records.register(ctx, path, "fresh.pdf", path.stat().st_size, records.sha256_of(path), found)
+    assert done.file.status == "processing"  # no worker runs here: it stays so
+    asked = len(embeddings.chat_requests())
+    started = time.perf_counter()
+    stop_at = started + 0.5
+
+    async def should_stop() -> bool:
+        return time.perf_counter() >= stop_at
+
+    cid, mid = uuid.uuid4(), uuid.uuid4()
+    user = UserMessage(mid, None, "What is in it?", new_conversation=True, attachments=(done.file.id,))
+    result = await run_turn(
+        ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=user, should_stop=should_stop
+    )
+    assert time.perf_counter() - started < 5
+    assert (result.outcome.status, result.outcome.error) == ("unfinished", "Stopped.")
+    assert len(embeddings.chat_requests()) == asked, "the model was not asked"
+    path_now = (await chat.get_tree(ctx, cid)).path()
+    assert [m.message.role for m in path_now] == ["user", "assistant"]
+    assert path_now[1].message.status == "unfinished"
