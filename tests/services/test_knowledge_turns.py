@@ -69,7 +69,7 @@ async def test_an_attached_pdf_is_cited(tenant, embeddings, no_server_providers,
 
 
 async def test_a_collection_is_searched_for_the_conversation(
-    tenant, embeddings, no_server_providers, tmp_path
+    tenant, other_tenant, embeddings, no_server_providers, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     ctx = await member(tenant, embeddings, ["m1"])
     long_pages = [
@@ -99,6 +99,16 @@ async def test_a_collection_is_searched_for_the_conversation(
     )
     result = await run_turn(other, cid2, mid2, "mine/m1", on_text=Sink().on_text, user=sneaky)
     assert "fourteen" not in system_text(embeddings.chat_requests()[-1].body)
+    # Nor a member of another workspace, with the same ids; and nothing of the file is kept on their message.
+    mallory = await member(other_tenant, embeddings, ["m1"])
+    cid3, mid3 = uuid.uuid4(), uuid.uuid4()
+    sneaky = UserMessage(
+        mid3, None, "refund policy?", new_conversation=True, attachments=(big.id,), collections=(shelf.id,)
+    )
+    await run_turn(mallory, cid3, mid3, "mine/m1", on_text=Sink().on_text, user=sneaky)
+    assert "fourteen" not in system_text(embeddings.chat_requests()[-1].body)
+    question = (await chat.get_tree(mallory, cid3)).path()[0].message
+    assert not [p for p in question.content_parts if p.get("type") == "file"]
 
 
 async def test_images_go_to_vision_models_only(
