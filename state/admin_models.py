@@ -1,12 +1,22 @@
-"""Admin → Models: the workspace's providers (keys never sent back), enabled models, the default."""
+"""Admin → Models: the workspace's providers (keys never sent back), enabled models, the default, and the
+embeddings model of its knowledge search."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from services import ai_catalog
+from services.context import Ctx
 from services.errors import ServiceError
+from services.knowledge import embed
 from state.session import require_user
+
+SERVER_DEFAULT = ""  # the provider select's value for "the server's choice"
+
+
+def _describe(m: embed.EmbeddingsModel) -> str:
+    size = f"{m.dim} dimensions" if m.dim else "the model's own size"
+    return f"{m.model} on {m.label} ({size})"
 
 
 class AdminModelsState(rx.State):
@@ -26,6 +36,42 @@ class AdminModelsState(rx.State):
     remove_open: bool = False
     remove_label: str = ""
     _remove_id: str = ""
+    # Embeddings: the choice in use, the form's options and defaults (`emb_form_key` refills it after a save).
+    emb_providers: list[dict[str, str]] = []
+    emb_provider: str = SERVER_DEFAULT
+    emb_model: str = ""
+    emb_dim: str = "0"
+    emb_current: str = ""
+    emb_source: str = ""  # workspace | server | none
+    emb_server: str = ""  # the label of the "Server default" option
+    emb_problem: str = ""
+    emb_error: str = ""
+    emb_notice: str = ""
+    emb_saving: bool = False
+    emb_form_key: int = 0
+    _emb_summary: str = ""
+
+    async def _refresh_embeddings(self, ctx: Ctx) -> None:
+        choice = await embed.current_choice(ctx)
+        self.emb_providers = [{"id": pid, "label": f"{label} ({pid})"} for pid, label in choice.providers]
+        self.emb_server = (
+            "Server default: " + _describe(choice.server)
+            if choice.server is not None
+            else "Server default: none, keyword search only"
+        )
+        if choice.current is None:
+            self.emb_current = "None: search uses keywords only."
+        elif choice.source == "workspace":
+            self.emb_current = _describe(choice.current) + ", chosen for this workspace."
+        else:
+            self.emb_current = _describe(choice.current) + ", the server's default."
+        self.emb_source, self.emb_problem = choice.source, choice.problem
+        self._emb_summary = _describe(choice.current) if choice.current is not None else ""
+        own = choice.current if choice.source == "workspace" else None  # None too when its provider is gone
+        self.emb_provider = own.provider_id if own is not None else SERVER_DEFAULT
+        self.emb_model = own.model if own is not None else ""
+        self.emb_dim = str(own.dim) if own is not None else "0"
+        self.emb_form_key += 1
 
     async def _refresh(self) -> None:
         ctx = await require_user(self, "models.manage")
@@ -48,9 +94,11 @@ class AdminModelsState(rx.State):
             for m in cat.models
         ]
         self.default = cat.default or ""
+        await self._refresh_embeddings(ctx)
 
     def _clear(self) -> None:
         self.error = self.notice = self.add_error = self.add_notice = ""
+        self.emb_error = self.emb_notice = ""
         self.add_unreachable = False
 
     @rx.event
@@ -62,7 +110,7 @@ class AdminModelsState(rx.State):
             self.allowed = True
         except ServiceError as exc:
             self.allowed = False
-            self.providers, self.models = [], []
+            self.providers, self.models, self.emb_providers = [], [], []
             self.error = str(exc)
 
     @rx.event
@@ -154,3 +202,41 @@ class AdminModelsState(rx.State):
             self.notice = f"Removed {label}."
         except ServiceError as exc:
             self.error = str(exc)
+
+    @rx.event
+    async def choose_embeddings_provider(self, provider_id: str):
+        """The provider select (the model and dimension fields show only for a workspace choice)."""
+        try:
+            await require_user(self, "models.manage")
+        except ServiceError as exc:
+            self.emb_error = str(exc)
+            return
+        if provider_id == SERVER_DEFAULT or any(p["id"] == provider_id for p in self.emb_providers):
+            self.emb_provider = provider_id
+
+    @rx.event
+    async def save_embeddings(self, form: dict):
+        """Save: the chosen provider's model is asked to embed one text first (it may take a few seconds)."""
+        self._clear()
+        provider_id = str(form.get("emb_provider", self.emb_provider))
+        model = str(form.get("emb_model", ""))
+        try:
+            dim = int(str(form.get("emb_dim", "0")).strip() or "0")
+        except ValueError:
+            dim = -1  # refused by the service, with its message
+        self.emb_provider, self.emb_saving = provider_id, True
+        yield  # the button shows that it is working
+        try:
+            ctx = await require_user(self, "models.manage")
+            await embed.set_embeddings(ctx, provider_id, model, dim)
+            await self._refresh_embeddings(ctx)
+        except (ServiceError, embed.EmbeddingError) as exc:
+            self.emb_error = str(exc)  # the form keeps what was typed
+            return
+        finally:
+            self.emb_saving = False
+        if self.emb_source == "workspace":
+            self.emb_notice = f"Saved: it answered. Knowledge is now embedded with {self._emb_summary}."
+        else:
+            what = self._emb_summary or "none, keyword search only"
+            self.emb_notice = f"Saved: this workspace uses the server's default ({what})."

@@ -1,4 +1,4 @@
-"""/admin/models: owners and admins choose which models their workspace offers."""
+"""/admin/models: owners and admins choose which models their workspace offers, and its embeddings model."""
 
 from __future__ import annotations
 
@@ -8,6 +8,25 @@ from components.forms import error_callout, field, notice_callout
 from components.shell import app_shell
 from state.admin_models import AdminModelsState
 from state.session import SessionState
+
+# A native <select> (Radix's reset unsets its look): a border like the inputs', and a chevron drawn in.
+_CHEVRON = (
+    "url(\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='12' height='12' viewBox='0 0 24 24' "
+    "fill='none' stroke='%238b8d98' stroke-width='2.5' stroke-linecap='round' stroke-linejoin='round'%3E"
+    "%3Cpath d='m6 9 6 6 6-6'/%3E%3C/svg%3E\")"
+)
+SELECT_STYLE = {
+    "padding": "6px 32px 6px 10px",
+    "min_height": "40px",
+    "border-radius": "6px",
+    "border": "1px solid var(--gray-7)",
+    "background_color": "var(--color-surface)",
+    "background_image": _CHEVRON,
+    "background_repeat": "no-repeat",
+    "background_position": "right 10px center",
+    "color": "var(--gray-12)",
+    "cursor": "pointer",
+}
 
 
 def _providers() -> rx.Component:
@@ -121,13 +140,7 @@ def _add_form() -> rx.Component:
                     id="field-kind",
                     name="kind",
                     class_name="rt-reset",
-                    style={
-                        "padding": "6px",
-                        "border-radius": "6px",
-                        "border": "1px solid var(--gray-7)",
-                        "background": "var(--color-surface)",
-                        "color": "var(--gray-12)",
-                    },
+                    style=SELECT_STYLE,
                 ),
                 spacing="1",
             ),
@@ -181,6 +194,109 @@ def _add_form() -> rx.Component:
     )
 
 
+def _embeddings() -> rx.Component:
+    own = AdminModelsState.emb_provider != ""
+    return rx.vstack(
+        rx.text(
+            "The model that turns files and questions into vectors, so that search finds passages by meaning "
+            "as well as by their words.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.text("In use: ", rx.text.strong(AdminModelsState.emb_current), size="2", id="embeddings-current"),
+        rx.cond(
+            AdminModelsState.emb_problem != "",
+            rx.text(
+                AdminModelsState.emb_problem, " Search uses keywords only.", size="2", color_scheme="red"
+            ),
+        ),
+        rx.form(
+            rx.vstack(
+                rx.vstack(
+                    rx.el.label(
+                        "Embeddings provider", html_for="field-emb_provider", class_name="solo-label"
+                    ),
+                    rx.el.select(
+                        rx.el.option(AdminModelsState.emb_server, value=""),
+                        rx.foreach(
+                            AdminModelsState.emb_providers,
+                            lambda p: rx.el.option(p["label"], value=p["id"]),
+                        ),
+                        id="field-emb_provider",
+                        name="emb_provider",
+                        value=AdminModelsState.emb_provider,
+                        on_change=AdminModelsState.choose_embeddings_provider,
+                        class_name="rt-reset",
+                        style={**SELECT_STYLE, "max_width": "100%"},
+                    ),
+                    rx.text(
+                        "OpenAI and OpenAI-compatible providers of this workspace; add one below.",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    spacing="1",
+                    width="100%",
+                ),
+                rx.cond(
+                    own,
+                    rx.flex(
+                        rx.box(
+                            field(
+                                "Embeddings model",
+                                "emb_model",
+                                placeholder="text-embedding-3-small",
+                                default_value=AdminModelsState.emb_model,
+                            ),
+                            flex="1",
+                            min_width="220px",
+                        ),
+                        rx.box(
+                            field(
+                                "Dimension",
+                                "emb_dim",
+                                type="number",
+                                default_value=AdminModelsState.emb_dim,
+                                required=False,
+                            ),
+                            width="140px",
+                        ),
+                        spacing="3",
+                        wrap="wrap",
+                        width="100%",
+                    ),
+                ),
+                rx.cond(
+                    own,
+                    rx.text(
+                        "Dimension 0 keeps the model's own size (learnt when saving). Saving asks the model to "
+                        "embed one text first.",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                ),
+                error_callout(AdminModelsState.emb_error),
+                notice_callout(AdminModelsState.emb_notice),
+                rx.button("Save", type="submit", loading=AdminModelsState.emb_saving),
+                spacing="3",
+                width="100%",
+                max_width="560px",
+            ),
+            id="embeddings-form",
+            key=AdminModelsState.emb_form_key,
+            on_submit=AdminModelsState.save_embeddings,
+            width="100%",
+        ),
+        rx.text(
+            "Files embedded with another model are searched by keywords until they are processed again "
+            "(delete and upload them again).",
+            size="1",
+            color_scheme="gray",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def _remove_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
@@ -226,6 +342,12 @@ def _body() -> rx.Component:
                         width="100%",
                     ),
                     width="100%",
+                ),
+                rx.card(
+                    rx.vstack(rx.heading("Embeddings", size="4"), _embeddings(), width="100%"),
+                    width="100%",
+                    role="region",
+                    aria_label="Embeddings",  # the heading's text: tests and screen readers find it by it
                 ),
                 rx.card(
                     rx.vstack(rx.heading("Add a provider", size="4"), _add_form(), width="100%"), width="100%"

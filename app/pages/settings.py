@@ -1,4 +1,4 @@
-"""/settings: name, password, connected accounts, sessions."""
+"""/settings: name, password, connected accounts, sessions; for admins, the workspace's storage quota."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ from components.forms import error_callout, field, notice_callout
 from components.shell import app_shell
 from state.session import SessionState
 from state.settings import SettingsState
+from state.workspace_storage import StorageState
 
 
 def _section(title: str, *children: rx.Component) -> rx.Component:
-    return rx.card(rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"), width="100%")
+    # A region named by its heading, so that tests and screen readers find each section by its title.
+    return rx.card(
+        rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
+        width="100%",
+        role="region",
+        aria_label=title,
+    )
 
 
 def _connected_accounts() -> rx.Component:
@@ -215,6 +222,69 @@ def _sessions() -> rx.Component:
     )
 
 
+def _storage() -> rx.Component:
+    """The workspace's storage (admins only; every handler checks again on the server)."""
+    return rx.cond(
+        StorageState.allowed,
+        _section(
+            "Storage",
+            rx.text(
+                "Files uploaded by everybody in this workspace count against its quota.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.text(
+                "Used ",
+                rx.text.strong(StorageState.used),
+                " of ",
+                rx.text.strong(StorageState.quota),
+                rx.cond(StorageState.own_quota, " (this workspace's quota)", " (the server's limit)"),
+                ". The server allows up to ",
+                StorageState.server_limit,
+                ".",
+                size="2",
+                id="storage-usage",
+            ),
+            error_callout(StorageState.error),
+            notice_callout(StorageState.notice),
+            rx.form(
+                rx.vstack(
+                    rx.box(
+                        field(
+                            "Storage quota (MB)",
+                            "quota_mb",
+                            type="number",
+                            default_value=StorageState.quota_mb,
+                            placeholder="the server's limit",
+                        ),
+                        width="100%",
+                        max_width="240px",
+                    ),
+                    rx.hstack(
+                        rx.button("Save", type="submit"),
+                        rx.cond(
+                            StorageState.own_quota,
+                            rx.button(
+                                "Use the server's limit",
+                                type="button",
+                                variant="soft",
+                                color_scheme="gray",
+                                on_click=StorageState.use_server_limit,
+                            ),
+                        ),
+                        spacing="3",
+                        wrap="wrap",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                key=StorageState.form_key.to_string(),
+                on_submit=StorageState.save,
+            ),
+        ),
+    )
+
+
 def _body() -> rx.Component:
     return rx.vstack(
         error_callout(SettingsState.error),
@@ -222,6 +292,7 @@ def _body() -> rx.Component:
         _password(),
         _connected_accounts(),
         _sessions(),
+        _storage(),
         spacing="4",
         width="100%",
     )
@@ -233,5 +304,8 @@ def settings() -> rx.Component:
 
 def register(app: rx.App) -> None:
     app.add_page(
-        settings, route="/settings", title="Settings", on_load=[SessionState.load_private, SettingsState.load]
+        settings,
+        route="/settings",
+        title="Settings",
+        on_load=[SessionState.load_private, SettingsState.load, StorageState.load],
     )

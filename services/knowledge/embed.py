@@ -4,7 +4,8 @@ The server's choice comes from EMBEDDINGS_PROVIDER / EMBEDDINGS_MODEL / EMBEDDIN
 choose their own (`set_embeddings`), kept in `tenants.config["embeddings"]` as
 `{"provider": id, "model": name, "dim": n}`. The provider id names one of the providers the tenant can use
 (the server's, or the workspace's own: services/ai_catalog.py) of kind OpenAI or OpenAI-compatible. With none
-configured, `embeddings_config` is None and search is keyword-only.
+configured, `embeddings_config` is None and search is keyword-only. `current_choice` tells the admins what is
+in use, where that comes from and what they may choose (Admin → Models), without asking any provider.
 
 `embed` calls `/v1/embeddings` through the `openai` SDK, in batches, with up to 3 tries on 429, 5xx, timeouts
 and broken connections, and checks every vector's size. `dimensions` is sent only to OpenAI itself (its
@@ -96,31 +97,46 @@ async def _tenant_choice(tenant_id: uuid.UUID) -> dict[str, Any]:
 
 async def embeddings_config(tenant_id: uuid.UUID) -> EmbeddingsConfig | None:
     """The embeddings model this tenant's knowledge uses, or None (keyword search only)."""
-    settings = get_settings()
     choice = await _tenant_choice(tenant_id)
-    provider_id = str(choice.get("provider") or settings.embeddings_provider).strip().lower()
-    model = str(choice.get("model") or settings.embeddings_model).strip()
-    dim = _as_dim(choice.get("dim") if choice.get("provider") else settings.embeddings_dim)
+    provider_id, model, dim = _wanted(choice)
+    configs = [cfg for cfg, *_ in await _configs(tenant_id, broken=[])]
+    cfg, problem = _resolve(configs, provider_id, model, dim)
+    if problem:
+        log.warning("embeddings (tenant %s): %s Semantic search is off.", tenant_id, problem)
+    return cfg
+
+
+def _wanted(choice: dict[str, Any]) -> tuple[str, str, int]:
+    """(provider id, model, dim) of the workspace's own choice, else of the server's EMBEDDINGS_* settings."""
+    if choice.get("provider"):
+        provider_id, model = str(choice["provider"]), str(choice.get("model") or "")
+        return provider_id.strip().lower(), model.strip(), _as_dim(choice.get("dim"))
+    settings = get_settings()
+    return (
+        settings.embeddings_provider.strip().lower(),
+        settings.embeddings_model.strip(),
+        _as_dim(settings.embeddings_dim),
+    )
+
+
+def _resolve(
+    configs: list[ProviderConfig], provider_id: str, model: str, dim: int
+) -> tuple[EmbeddingsConfig | None, str]:
+    """The config for a (provider, model, dim), or None and why not ("" when nothing is chosen at all)."""
     if not provider_id or not model:
-        return None
+        return None, ""
     if not 0 <= dim <= MAX_DIM:
-        log.error(
-            "embeddings: the dimension %r is not between 0 and %s; semantic search is off", dim, MAX_DIM
-        )
-        return None
-    for cfg, _source, _hint, _owner in await _configs(tenant_id, broken=[]):
+        return None, f"The embeddings dimension {dim} is not between 0 and {MAX_DIM}."
+    for cfg in configs:
         if cfg.id != provider_id:
             continue
         if cfg.kind not in EMBEDDING_KINDS:
-            log.error("embeddings: provider %r is of kind %s, which has no embeddings API", cfg.id, cfg.kind)
-            return None
-        return _from_provider(cfg, model, dim)
-    log.warning(
-        "embeddings: no provider %r is configured for tenant %s; semantic search is off",
-        provider_id,
-        tenant_id,
-    )
-    return None
+            return (
+                None,
+                f"The embeddings provider {cfg.label} is of kind {cfg.kind}, which has no embeddings API.",
+            )
+        return _from_provider(cfg, model, dim), ""
+    return None, f"The embeddings provider '{provider_id}' is not configured."
 
 
 def _from_provider(cfg: ProviderConfig, model: str, dim: int) -> EmbeddingsConfig:
@@ -304,3 +320,41 @@ async def _save(tenant_id: uuid.UUID, choice: dict[str, Any] | None) -> None:
         tenant.config = config
         flag_modified(tenant, "config")
         session.add(tenant)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsModel:
+    provider_id: str
+    label: str  # the provider's label
+    model: str
+    dim: int  # 0: the model's own size (learnt when first used)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsChoice:
+    """What Admin → Models shows: the model in use, where that choice comes from, and what can be chosen."""
+
+    source: str  # "workspace": this workspace's own choice; "server": the server's EMBEDDINGS_*; "none"
+    current: EmbeddingsModel | None  # the model search uses now; None: keyword search only
+    server: EmbeddingsModel | None  # what the server's EMBEDDINGS_* give this workspace, if anything
+    providers: list[tuple[str, str]]  # (id, label) of the providers that can embed (OpenAI, -compatible)
+    problem: str = ""  # why the chosen model is not in use (its provider was removed...), else ""
+
+
+def _summary(cfg: EmbeddingsConfig | None) -> EmbeddingsModel | None:
+    return None if cfg is None else EmbeddingsModel(cfg.provider_id, cfg.label, cfg.model, cfg.dim)
+
+
+async def current_choice(ctx: Ctx) -> EmbeddingsChoice:
+    """This workspace's embeddings model for its admins: no request is made to any provider."""
+    require(ctx, "models.manage")
+    choice = await _tenant_choice(ctx.tenant_id)
+    configs = [cfg for cfg, *_ in await _configs(ctx.tenant_id, broken=[])]
+    server, server_problem = _resolve(configs, *_wanted({}))
+    providers = [(cfg.id, cfg.label) for cfg in configs if cfg.kind in EMBEDDING_KINDS]
+    if choice.get("provider"):
+        current, problem = _resolve(configs, *_wanted(choice))
+        source = "workspace"
+    else:
+        current, problem, source = server, server_problem, "server" if server is not None else "none"
+    return EmbeddingsChoice(source, _summary(current), _summary(server), providers, problem)

@@ -121,7 +121,7 @@ async def test_admin_adds_an_unreachable_provider_then_removes_it(
     host, _ = await _owner_signed_in(app_server, page, "prov")
     await page.goto(app_server.url("/admin/models", host=host))
     dead = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
-    await page.get_by_label("Id").fill("deadllama")
+    await page.get_by_label("Id", exact=True).fill("deadllama")
     await page.get_by_label("Label").fill("Dead Llama")
     await page.get_by_label("Base URL").fill(dead)
     await page.get_by_label("API key").fill("sk-typed-key-1234")
@@ -134,19 +134,19 @@ async def test_admin_adds_an_unreachable_provider_then_removes_it(
     await expect(page.get_by_text(re.compile("saved", re.IGNORECASE))).to_have_count(0)  # one message
     await expect(page.get_by_role("row").filter(has_text="Dead Llama")).to_have_count(0)
     # Everything typed is still there, the key included.
-    await expect(page.get_by_label("Id")).to_have_value("deadllama")
+    await expect(page.get_by_label("Id", exact=True)).to_have_value("deadllama")
     await expect(page.get_by_label("Base URL")).to_have_value(dead)
     await expect(page.get_by_label("API key")).to_have_value("sk-typed-key-1234")
 
     await form.get_by_role("button", name="Save anyway").click()
     await expect(form.get_by_role("status")).to_contain_text("Saved Dead Llama without reaching it")
     await expect(form.get_by_role("alert")).to_have_count(0)
-    await expect(page.get_by_label("Id")).to_have_value("")  # the form is empty for the next one
+    await expect(page.get_by_label("Id", exact=True)).to_have_value("")  # the form is empty for the next one
     provider_row = page.get_by_role("row").filter(has_text="Dead Llama")
     await expect(provider_row).to_be_visible()
 
     # A provider that answers is saved at once.
-    await page.get_by_label("Id").fill("live")
+    await page.get_by_label("Id", exact=True).fill("live")
     await page.get_by_label("Base URL").fill(llm.openai_base_url)
     await page.get_by_role("button", name="Save provider").click()
     await expect(form.get_by_role("status")).to_have_text("Saved live: it answered.")
