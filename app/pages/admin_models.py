@@ -287,8 +287,8 @@ def _embeddings() -> rx.Component:
             width="100%",
         ),
         rx.text(
-            "Files embedded with another model are searched by keywords until they are processed again "
-            "(delete and upload them again).",
+            "Changing the model embeds every file again in the background; until a file is done, it is "
+            "searched by keywords.",
             size="1",
             color_scheme="gray",
         ),

@@ -275,11 +275,14 @@ async def embed(cfg: EmbeddingsConfig, texts: list[str], *, batch: int = 64) -> 
 async def set_embeddings(ctx: Ctx, provider_id: str, model: str, dim: int, *, check: bool = True) -> None:
     """Choose this workspace's embeddings model (admins). An empty `provider_id` goes back to the server's
     choice. With `check`, one text is embedded first: the model must answer, and with `dim` 0 the size it gives
-    is saved. Files embedded with another model are searched by keywords until they are processed again."""
+    is saved. When the model in use changes, every file is embedded again in the background (searched by keywords
+    until then)."""
     require(ctx, "models.manage")
     provider_id, model = provider_id.strip().lower(), model.strip()
+    before = await embeddings_config(ctx.tenant_id)
     if not provider_id:
         await _save(ctx.tenant_id, None)
+        await _reembed_if_changed(ctx.tenant_id, before)
         return
     if not model:
         raise ValidationError("Enter the name of the embeddings model (for example text-embedding-3-small).")
@@ -305,6 +308,19 @@ async def set_embeddings(ctx: Ctx, provider_id: str, model: str, dim: int, *, ch
             raise ValidationError(f"{exc} Nothing was saved.") from exc
         dim = dim or len(vector)
     await _save(ctx.tenant_id, {"provider": provider_id, "model": model, "dim": dim})
+    await _reembed_if_changed(ctx.tenant_id, before)
+
+
+async def _reembed_if_changed(tenant_id: uuid.UUID, before: EmbeddingsConfig | None) -> None:
+    """Vectors of two models are not comparable: when the model in use changed, the files are embedded again."""
+    after = await embeddings_config(tenant_id)
+    same = (before is None and after is None) or (
+        before is not None and after is not None and (before.key, before.dim) == (after.key, after.dim)
+    )
+    if not same:
+        from services.knowledge.ingest import reembed_all  # ingest builds on this module
+
+        await reembed_all(tenant_id)
 
 
 async def _save(tenant_id: uuid.UUID, choice: dict[str, Any] | None) -> None:

@@ -87,6 +87,42 @@ async def retry(ctx: Ctx, file_id: uuid.UUID) -> None:
         await queue(session, row)
 
 
+async def reembed_all(tenant_id: uuid.UUID) -> int:
+    """After the workspace's embeddings model changed: every ready document is embedded again with the new one,
+    in the background (its text and chunks are kept; until its job runs it is searched by keywords). The number
+    of files queued."""
+    if await embeddings_config(tenant_id) is None:
+        return 0
+    async with tenant_session(tenant_id) as session:
+        rows = list(
+            (
+                await session.execute(
+                    select(StoredFile).where(
+                        col(StoredFile.status) == "ready",
+                        col(StoredFile.chunk_count) > 0,
+                        col(StoredFile.kind).not_in(sorted(IMAGE_KINDS)),
+                    )
+                )
+            ).scalars()
+        )
+        if not rows:
+            return 0
+        await session.execute(
+            text(
+                "UPDATE file_chunks SET embedding = NULL, embedding_dim = NULL "
+                "WHERE file_id = ANY(CAST(:ids AS uuid[])) AND embedding IS NOT NULL"
+            ),
+            {"ids": [r.id for r in rows]},
+        )
+        for row in rows:
+            row.status, row.stage, row.progress, row.embedded, row.updated_at = (
+                "processing", "embedding", 50, False, utcnow(),
+            )  # fmt: skip
+            session.add(row)
+            await queue(session, row)
+    return len(rows)
+
+
 async def _extract(path: Path, kind: str) -> list[Section]:
     """Run the extractor in a child process with limits; its stdout is the sections as JSON lines."""
     process = await asyncio.create_subprocess_exec(

@@ -37,7 +37,7 @@ async def test_owner_sets_embeddings_and_storage_quota(app_server, page: Page, l
         "Server default: fake-embed on Fake AI (64 dimensions)"
     )
     await expect(section.get_by_label("Embeddings model")).to_have_count(0)  # only for a workspace choice
-    await expect(section).to_contain_text("searched by keywords until they are processed again")
+    await expect(section).to_contain_text("Changing the model embeds every file again in the background")
 
     # A model the provider does not know: its answer is shown, nothing is saved, the form keeps what was typed.
     await provider.select_option(label="Fake AI (fake)")

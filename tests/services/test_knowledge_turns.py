@@ -165,3 +165,38 @@ async def test_stop_while_an_attached_file_is_still_read(
     path_now = (await chat.get_tree(ctx, cid)).path()
     assert [m.message.role for m in path_now] == ["user", "assistant"]
     assert path_now[1].message.status == "unfinished"
+
+
+async def test_a_new_embeddings_model_embeds_every_file_again(
+    tenant, embeddings, no_server_providers, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Vectors of two models cannot be compared: choosing another model queues every ready document again (the
+    text is kept, only the embeddings are made anew), and search uses the new vectors once done."""
+    from services.knowledge.embed import set_embeddings
+    from services.knowledge.search import search
+    from tests.services.test_chat_support import sql
+
+    ctx = await member(tenant, embeddings, ["m1"])  # the owner, with the fake as workspace provider "mine"
+    await set_embeddings(ctx, "mine", "fake-embed", 0)  # 384 numbers (the fixture's size); nothing to redo yet
+    pdf = await stored_file(ctx, tmp_path, "Q3 report.pdf", make_pdf(PAGES))
+    assert (pdf.status, pdf.embedded) == ("ready", True)
+    dims = "SELECT DISTINCT embedding_dim FROM file_chunks WHERE file_id = :f"
+    assert await sql(tenant.id, dims, f=pdf.id) == [(384,)]
+
+    embeddings.configure(embedding_dim=64)
+    await set_embeddings(ctx, "mine", "fake-embed-small", 0)  # 0: the size the model gives (64)
+    queued = await records.get(ctx, pdf.id)
+    assert (queued.status, queued.stage, queued.embedded) == ("processing", "embedding", False)
+    assert await sql(tenant.id, dims, f=pdf.id) == [(None,)]
+    sent = len(embeddings.embedding_requests())
+    await drain(tenant.id)
+    done = await records.get(ctx, pdf.id)
+    assert (done.status, done.embedded, done.chunk_count) == ("ready", True, pdf.chunk_count)
+    assert await sql(tenant.id, dims, f=pdf.id) == [(64,)]
+    assert all(r.body["model"] == "fake-embed-small" for r in embeddings.embedding_requests()[sent:])
+    found = await search(ctx, "how many onboarding steps?", file_ids=[pdf.id])
+    assert not found.keyword_only and found.hits[0].page == 2
+
+    # Saving the same model again queues nothing.
+    await set_embeddings(ctx, "mine", "fake-embed-small", 64)
+    assert (await records.get(ctx, pdf.id)).status == "ready"
