@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PORT ?= 3000
 HOST ?= 127.0.0.1
 
-.PHONY: run frontend test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db bench-long
+.PHONY: run frontend test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db bench-long \
+	bench-knowledge
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -52,3 +53,7 @@ bench-db:
 bench-long:
 	@bash scripts/bootstrap.sh
 	@source scripts/env.sh && python bench/long_conversation.py $(BENCH_ARGS)
+
+bench-knowledge:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/knowledge.py $(BENCH_ARGS)
