@@ -1,21 +1,12 @@
-"""Knowledge at scale: ingestion speed, hybrid search latency, HNSW recall and the memory of a large upload.
+"""Knowledge at scale: ingestion speed, hybrid search latency, HNSW recall and the memory of a large upload, in
+its own database `solo_bench_knowledge` (under `.data/bench`, dropped at the end), against the fake
+OpenAI-compatible server's /v1/embeddings (384 numbers, an HNSW-indexed size) in a child process.
 
-Its own database `solo_bench_knowledge` on the embedded server under `.data/bench` (fresh, migrated, dropped at
-the end; files in a temporary folder, removed too). The fake OpenAI-compatible server, in a child process, answers
-/v1/embeddings over loopback HTTP with 384 numbers (a size with an HNSW index).
-
-1. Ingestion: a generated PDF of --pages pages read by `services.knowledge.extract` (pages/s), cut by `chunk`
-   (chunks/s), embedded by `services.knowledge.embed` (chunks/s, in the job's batches; the fake hashes each word
-   in Python: a real model is slower); then one upload -> ready: `records.register` and the job worker the app
-   runs (it polls every 0.5 s), with when each stage was first seen.
-2. Hybrid search at --chunks chunks of --files files of one user, loaded with COPY: Zipf-distributed words (a
-   few very common) and clustered embeddings (200 centroids + gaussian noise, normalised). p50/p95 of
-   `services.knowledge.search.search` for natural questions over (a) --scope files and (b) one file, and of
-   `knowledge_matches` with its keyword half only, its vector half only (the question's embedding), and both.
-3. HNSW recall@10: for --queries query vectors drawn like the chunks, the ids of knowledge_matches' vector half
-   against an exact ordering (owner session, index scans off) of the same rows, at the matcher's ef_search.
-4. Memory: the API app (`app.api.routes.build_api`, served by granian as in production) in a child process;
-   --upload-mb of text streamed to POST /api/files while its RSS is sampled every 50 ms.
+1. Ingestion: a generated --pages PDF extracted, chunked, embedded; then one upload -> ready through the worker.
+2. Search at --chunks chunks in --files files (COPY; Zipf words, clustered embeddings): `search()` over --scope
+   files and one file, and `knowledge_matches` by halves and as search()'s whole statement, as the app role.
+3. HNSW recall@10 of the matcher's vector half against an exact ordering (owner, index scans off).
+4. Memory: the API app under granian in a child process, its RSS while --upload-mb of text is POSTed.
 
 Run: `make bench-knowledge` (`BENCH_ARGS="--quick"`: 5,000 chunks and a 50 MB upload, under a minute).
 """
@@ -30,6 +21,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -59,19 +51,16 @@ from bench.startup import free_port  # noqa: E402
 DB_NAME, SLUG, DIM, CENTROIDS = "solo_bench_knowledge", "bench-knowledge", 384, 200
 CANDIDATES = 40  # what search() asks knowledge_matches for (services.knowledge.search.CANDIDATES)
 SEARCH_TARGET_MS, RECALL_TARGET, GROWTH_TARGET_MB = 50.0, 0.95, 50.0
-FAKE = (
-    "import sys; from tests.fakes.llm_server import FakeLLMServer as F; "
-    "s = F(port=int(sys.argv[1])).start(); s.configure(embedding_dim=384); print('ready', flush=True); "
-    "sys.stdin.read()"
-)
+FAKE = "import sys; from tests.fakes.llm_server import FakeLLMServer as F; s = F(port=int(sys.argv[1])).start(); "
+FAKE += "s.configure(embedding_dim=384); print('ready', flush=True); sys.stdin.read()"
 TEMPLATES = (
     "What does the {a} guide say about {b}?|How do I set up {a} {b} for {c}?|Why is the {a} {b} higher in "
     "the {c} report?|Summarise the section on {a} and {b}|When was the {b} {c} policy introduced?|Which steps "
     "of {a} depend on {c}?|Is {b} allowed under the {a} rules?|Compare {a} with {b} and {c}"
 ).split("|")
-MATCH = (
-    "SELECT chunk_id FROM knowledge_matches(to_tsquery('simple', %(q)s), %(v)s::vector, %(u)s, %(s)s::uuid[],"
-    " %(k)s) ORDER BY kind, place"
+MATCH = (  # the keyword tiers as search() sends them (none when %(q)s is NULL)
+    "SELECT chunk_id FROM knowledge_matches(ARRAY(SELECT to_tsquery('simple', t.q) FROM unnest(%(q)s::text[])"
+    " WITH ORDINALITY AS t(q, n) ORDER BY t.n), %(v)s::vector, %(u)s, %(s)s::uuid[], %(k)s) ORDER BY kind, place"
 )
 
 
@@ -313,7 +302,9 @@ async def searching(
 ) -> None:
     from services.files import records
     from services.knowledge.embed import embed, embeddings_config
-    from services.knowledge.search import keyword_query, search
+    from services.knowledge.search import RRF_K, SEARCH, keyword_query, keyword_tiers, search
+
+    statement = re.sub(r":(\w+)", r"%(\1)s", SEARCH.text)  # search()'s one statement, for psycopg
 
     asked = questions(words, rng, args.queries)
     scopes = {
@@ -330,7 +321,7 @@ async def searching(
         started = time.perf_counter()
         vectors.append(literal((await embed(cfg, [q]))[0]))
         steps["question embedding (fake, HTTP)"].append(ms_since(started))
-    print(f"   e.g. {asked[0]!r} -> keywords {keyword_query(asked[0])}")
+    print(f"   e.g. {asked[0]!r} -> keyword tiers {keyword_tiers(asked[0])}")
     for name, values in steps.items():
         print(f"   {name:<45} {figures(values)}")
     app = psycopg.connect(conninfo(socket_dir))
@@ -348,16 +339,33 @@ async def searching(
             started = time.perf_counter()
             await records.readable_ids(ctx, scope)
             readable.append(ms_since(started))
-        halves: dict[str, list[float]] = {"keyword half": [], "vector half": [], "both halves": []}
+        halves: dict[str, list[float]] = {
+            "keyword half": [],
+            "vector half": [],
+            "statement, with snippets": [],
+        }
         rows = dict.fromkeys(halves, 0)
         for (q, scope), vector in zip(pairs, vectors, strict=True):
-            base, terms = {"u": ctx.user_id, "s": scope, "k": CANDIDATES}, keyword_query(q) or None
+            base, terms = {"u": ctx.user_id, "s": scope, "k": CANDIDATES}, keyword_tiers(q) or None
             for name, params in (
                 ("keyword half", {**base, "q": terms, "v": None}),
                 ("vector half", {**base, "q": None, "v": vector}),
-                ("both halves", {**base, "q": terms, "v": vector}),
+                (
+                    "statement, with snippets",
+                    {
+                        "tiers": terms,
+                        "v": vector,
+                        "u": ctx.user_id,
+                        "scope": scope,
+                        "n": CANDIDATES,
+                        "k": 8,
+                        "q": keyword_query(q),
+                        "rrf": RRF_K,
+                    },
+                ),
             ):
-                took, ids = await asyncio.to_thread(matches, app, ctx.tenant_id, params)
+                sql = statement if name.startswith("statement") else MATCH
+                took, ids = await asyncio.to_thread(matches, app, ctx.tenant_id, params, sql)
                 halves[name].append(took)
                 rows[name] += len(ids)
         print(
@@ -389,17 +397,10 @@ def recall(socket_dir: Path, ctx: Any, file_ids: list[uuid.UUID], cents: Any, ar
     owner.execute("SET enable_indexscan = off; SET enable_bitmapscan = off")
     order = f"ORDER BY embedding::vector({DIM}) <=> %(v)s::vector({DIM}) LIMIT 10"
     exact = f"SELECT id FROM file_chunks WHERE embedding_dim = {DIM} AND file_id = ANY(%(s)s) {order}"
-    plain = f"SELECT id FROM file_chunks WHERE embedding_dim = {DIM} {order}"  # (only the tenant's: RLS)
-    # The plain query only when it uses the HNSW index (pgvector prices it by ef_search: small tables get scanned).
-    plans = {ef: matches(app, tid, {"v": queries[0]}, "EXPLAIN " + plain, ef)[1] for ef in (200, 400)}
-    hnsw = [ef for ef, plan in plans.items() if any(f"ix_file_chunks_embedding_{DIM}" in p for p in plan)]
     for label, scope_list in scopes.items():
         asks = {10: "", CANDIDATES: ", as search() asks"}
-        methods = {
-            f"knowledge_matches k={k} (ef_search {max(2 * k, 40)}{a})": (MATCH, k, 0) for k, a in asks.items()
-        }
-        if scope_list[0] is file_ids:  # for comparison: what a larger ef_search would give
-            methods.update({f"plain HNSW query at ef_search {ef}": (plain, 10, ef) for ef in hnsw})
+        # The matcher: HNSW at ef_search max(5k, 200) above 10,000 chunks in scope, exact below.
+        methods = {f"knowledge_matches k={k}{a}": (MATCH, k, 0) for k, a in asks.items()}
         exact_ms: list[float] = []
         found: dict[str, list[float]] = {m: [] for m in methods}
         took: dict[str, list[float]] = {m: [] for m in methods}

@@ -14,6 +14,7 @@ when there is none, or it fails, search is keyword-only (`Results.keyword_only`)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -37,6 +38,30 @@ STOP_WORDS = frozenset(
     "can could would should tell say says said please".split()
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+# One round trip: the matcher's two ranked lists fused by reciprocal rank (a chunk scores the sum of
+# 1 / (RRF_K + its place) in each list), the best k read back under RLS with a highlighted snippet.
+SEARCH = text(
+    """
+WITH matched AS (
+    SELECT chunk_id, place FROM knowledge_matches(
+        ARRAY(SELECT to_tsquery('simple', t.q) FROM unnest(CAST(:tiers AS text[])) WITH ORDINALITY AS t(q, n)
+              ORDER BY t.n),
+        CAST(:v AS vector), :u, CAST(:scope AS uuid[]), :n)
+), best AS (
+    SELECT chunk_id, sum(1.0 / (:rrf + place)) AS score FROM matched
+    GROUP BY chunk_id ORDER BY score DESC, chunk_id LIMIT :k
+)
+SELECT fc.id, fc.file_id, f.name, fc.page, fc.heading, fc.text, fc.tokens,
+       ts_headline('simple', fc.text,
+                   CASE WHEN :q = '' THEN to_tsquery('simple', '') ELSE to_tsquery('simple', :q) END,
+                   'StartSel=**, StopSel=**, MaxWords=40, MinWords=20, MaxFragments=1, FragmentDelimiter=" … "'),
+       b.score
+FROM best b JOIN file_chunks fc ON fc.id = b.chunk_id JOIN files f ON f.id = fc.file_id
+ORDER BY b.score DESC, b.chunk_id
+"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,65 +114,39 @@ def keyword_tiers(question: str) -> list[str]:
     return tiers
 
 
-def fuse(ranked: list[tuple[uuid.UUID, str, int]], k: int) -> list[tuple[uuid.UUID, float]]:
-    """Reciprocal rank fusion of (chunk, half, place) rows: sum of 1 / (RRF_K + place) per chunk."""
-    scores: dict[uuid.UUID, float] = {}
-    for chunk_id, _, place in ranked:
-        scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (RRF_K + place)
-    return sorted(scores.items(), key=lambda item: (-item[1], str(item[0])))[:k]
+async def _question_vector(ctx: Ctx, question: str) -> str | None:
+    """The question's embedding with the tenant's model, as a vector literal (None: keywords only)."""
+    cfg = await embeddings_config(ctx.tenant_id)
+    if cfg is None or not question.strip():
+        return None
+    try:
+        from services.knowledge.ingest import vector_literal
+
+        return vector_literal((await embed(cfg, [question[:8000]]))[0])
+    except EmbeddingError as exc:
+        log.warning("question embedding failed, searching by keywords only: %s", exc)
+        return None
 
 
 async def search(ctx: Ctx, question: str, *, file_ids: list[uuid.UUID], k: int = 8) -> Results:
     require(ctx, "workspace.use")
     results = Results()
-    scope = await records.readable_ids(ctx, file_ids)
     terms = keyword_query(question)
     tiers = keyword_tiers(question)
-    if not scope or not (terms or question.strip()):
+    if not file_ids or not (terms or question.strip()):
         return results
-    vector: str | None = None
-    cfg = await embeddings_config(ctx.tenant_id)
-    if cfg is not None and question.strip():
-        try:
-            from services.knowledge.ingest import vector_literal
-
-            vector = vector_literal((await embed(cfg, [question[:8000]]))[0])
-            results.keyword_only = False
-        except EmbeddingError as exc:
-            log.warning("question embedding failed, searching by keywords only: %s", exc)
+    # The scope check and the question's embedding (an HTTP call) at the same time.
+    scope, vector = await asyncio.gather(records.readable_ids(ctx, file_ids), _question_vector(ctx, question))
+    if not scope:
+        return results
+    results.keyword_only = vector is None
     async with tenant_session(ctx.tenant_id) as session:
-        rows = (
-            await session.execute(
-                text(
-                    "SELECT chunk_id, kind, place FROM knowledge_matches("
-                    "ARRAY(SELECT to_tsquery('simple', t.q) "
-                    "FROM unnest(CAST(:tiers AS text[])) WITH ORDINALITY AS t(q, n) ORDER BY t.n), "
-                    "CAST(:v AS vector), :u, CAST(:scope AS uuid[]), :n)"
-                ),
-                {"tiers": tiers, "v": vector, "u": ctx.user_id, "scope": scope, "n": CANDIDATES},
-            )
-        ).all()
-        best = fuse([(r[0], str(r[1]), int(r[2])) for r in rows], k)
-        if not best:
-            return results
-        found = (
-            await session.execute(
-                text(
-                    "SELECT fc.id, fc.file_id, f.name, fc.page, fc.heading, fc.text, fc.tokens, "
-                    "ts_headline('simple', fc.text, "
-                    "CASE WHEN :q = '' THEN to_tsquery('simple', '') ELSE to_tsquery('simple', :q) END, "
-                    "'StartSel=**, StopSel=**, MaxWords=40, MinWords=20, MaxFragments=1, FragmentDelimiter=\" … \"') "
-                    "FROM file_chunks fc JOIN files f ON f.id = fc.file_id "
-                    "WHERE fc.id = ANY(CAST(:ids AS uuid[]))"
-                ),
-                {"q": terms, "ids": [c for c, _ in best]},
-            )
-        ).all()
-    by_id = {r[0]: r for r in found}
-    for chunk_id, score in best:
-        r = by_id.get(chunk_id)
-        if r is not None:
-            results.hits.append(
-                Hit(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[7] or "", int(r[6] or 0), score)
-            )
+        found = (await session.execute(SEARCH, {
+            "tiers": tiers, "v": vector, "u": ctx.user_id, "scope": scope, "n": CANDIDATES, "k": k,
+            "q": terms, "rrf": RRF_K,
+        })).all()  # fmt: skip
+    for r in found:
+        results.hits.append(
+            Hit(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[7] or "", int(r[6] or 0), float(r[8]))
+        )
     return results

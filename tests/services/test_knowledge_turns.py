@@ -177,7 +177,9 @@ async def test_a_new_embeddings_model_embeds_every_file_again(
     from tests.services.test_chat_support import sql
 
     ctx = await member(tenant, embeddings, ["m1"])  # the owner, with the fake as workspace provider "mine"
-    await set_embeddings(ctx, "mine", "fake-embed", 0)  # 384 numbers (the fixture's size); nothing to redo yet
+    await set_embeddings(
+        ctx, "mine", "fake-embed", 0
+    )  # 384 numbers (the fixture's size); nothing to redo yet
     pdf = await stored_file(ctx, tmp_path, "Q3 report.pdf", make_pdf(PAGES))
     assert (pdf.status, pdf.embedded) == ("ready", True)
     dims = "SELECT DISTINCT embedding_dim FROM file_chunks WHERE file_id = :f"
