@@ -100,7 +100,9 @@ def fake_oauth() -> Iterator[FakeOAuthProvider]:
     provider.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope: the app stops after the last browser test. Its job worker claims every tenant's jobs in the
+# shared test database, so left running it would take (and fail) the service tests' ingestion jobs.
+@pytest.fixture(scope="package")
 def app_server(
     db_env: dict[str, str], fake_llm: FakeLLMServer, fake_oauth: FakeOAuthProvider
 ) -> Iterator[AppServer]:
