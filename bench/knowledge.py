@@ -4,7 +4,7 @@ OpenAI-compatible server's /v1/embeddings (384 numbers, an HNSW-indexed size) in
 
 1. Ingestion: a generated --pages PDF extracted, chunked, embedded; then one upload -> ready through the worker.
 2. Search at --chunks chunks in --files files (COPY; Zipf words, clustered embeddings): `search()` over --scope
-   files and one file, and `knowledge_matches` by halves and as search()'s whole statement, as the app role.
+   files and one file, and `knowledge_matches` by halves (search() runs them side by side), as the app role.
 3. HNSW recall@10 of the matcher's vector half against an exact ordering (owner, index scans off).
 4. Memory: the API app under granian in a child process, its RSS while --upload-mb of text is POSTed.
 
@@ -21,7 +21,6 @@ import json
 import math
 import os
 import random
-import re
 import shutil
 import signal
 import statistics
@@ -302,9 +301,7 @@ async def searching(
 ) -> None:
     from services.files import records
     from services.knowledge.embed import embed, embeddings_config
-    from services.knowledge.search import RRF_K, SEARCH, keyword_query, keyword_tiers, search
-
-    statement = re.sub(r":(\w+)", r"%(\1)s", SEARCH.text)  # search()'s one statement, for psycopg
+    from services.knowledge.search import keyword_tiers, search
 
     asked = questions(words, rng, args.queries)
     scopes = {
@@ -339,33 +336,16 @@ async def searching(
             started = time.perf_counter()
             await records.readable_ids(ctx, scope)
             readable.append(ms_since(started))
-        halves: dict[str, list[float]] = {
-            "keyword half": [],
-            "vector half": [],
-            "statement, with snippets": [],
-        }
+        halves: dict[str, list[float]] = {"keyword half": [], "vector half": [], "both halves": []}
         rows = dict.fromkeys(halves, 0)
         for (q, scope), vector in zip(pairs, vectors, strict=True):
             base, terms = {"u": ctx.user_id, "s": scope, "k": CANDIDATES}, keyword_tiers(q) or None
             for name, params in (
                 ("keyword half", {**base, "q": terms, "v": None}),
                 ("vector half", {**base, "q": None, "v": vector}),
-                (
-                    "statement, with snippets",
-                    {
-                        "tiers": terms,
-                        "v": vector,
-                        "u": ctx.user_id,
-                        "scope": scope,
-                        "n": CANDIDATES,
-                        "k": 8,
-                        "q": keyword_query(q),
-                        "rrf": RRF_K,
-                    },
-                ),
+                ("both halves", {**base, "q": terms, "v": vector}),
             ):
-                sql = statement if name.startswith("statement") else MATCH
-                took, ids = await asyncio.to_thread(matches, app, ctx.tenant_id, params, sql)
+                took, ids = await asyncio.to_thread(matches, app, ctx.tenant_id, params)
                 halves[name].append(took)
                 rows[name] += len(ids)
         print(

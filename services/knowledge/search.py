@@ -40,27 +40,19 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-# One round trip: the matcher's two ranked lists fused by reciprocal rank (a chunk scores the sum of
-# 1 / (RRF_K + its place) in each list), the best k read back under RLS with a highlighted snippet.
-SEARCH = text(
-    """
-WITH matched AS (
-    SELECT chunk_id, place FROM knowledge_matches(
-        ARRAY(SELECT to_tsquery('simple', t.q) FROM unnest(CAST(:tiers AS text[])) WITH ORDINALITY AS t(q, n)
-              ORDER BY t.n),
-        CAST(:v AS vector), :u, CAST(:scope AS uuid[]), :n)
-), best AS (
-    SELECT chunk_id, sum(1.0 / (:rrf + place)) AS score FROM matched
-    GROUP BY chunk_id ORDER BY score DESC, chunk_id LIMIT :k
+# One half of the matcher: the keyword tiers (an empty list: none) or the question's vector (NULL: none).
+MATCH = text(
+    "SELECT chunk_id, place FROM knowledge_matches("
+    "ARRAY(SELECT to_tsquery('simple', t.q) FROM unnest(CAST(:tiers AS text[])) WITH ORDINALITY AS t(q, n) "
+    "ORDER BY t.n), CAST(:v AS vector), :u, CAST(:scope AS uuid[]), :n)"
 )
-SELECT fc.id, fc.file_id, f.name, fc.page, fc.heading, fc.text, fc.tokens,
-       ts_headline('simple', fc.text,
-                   CASE WHEN :q = '' THEN to_tsquery('simple', '') ELSE to_tsquery('simple', :q) END,
-                   'StartSel=**, StopSel=**, MaxWords=40, MinWords=20, MaxFragments=1, FragmentDelimiter=" … "'),
-       b.score
-FROM best b JOIN file_chunks fc ON fc.id = b.chunk_id JOIN files f ON f.id = fc.file_id
-ORDER BY b.score DESC, b.chunk_id
-"""
+# The fused best chunks read back under RLS, with a highlighted snippet.
+FETCH = text(
+    "SELECT fc.id, fc.file_id, f.name, fc.page, fc.heading, fc.text, fc.tokens, "
+    "ts_headline('simple', fc.text, "
+    "CASE WHEN :q = '' THEN to_tsquery('simple', '') ELSE to_tsquery('simple', :q) END, "
+    "'StartSel=**, StopSel=**, MaxWords=40, MinWords=20, MaxFragments=1, FragmentDelimiter=\" … \"') "
+    "FROM file_chunks fc JOIN files f ON f.id = fc.file_id WHERE fc.id = ANY(CAST(:ids AS uuid[]))"
 )
 
 
@@ -128,25 +120,60 @@ async def _question_vector(ctx: Ctx, question: str) -> str | None:
         return None
 
 
+def fuse(ranked: list[tuple[uuid.UUID, int]], k: int) -> list[tuple[uuid.UUID, float]]:
+    """Reciprocal rank fusion of (chunk, place) rows of both halves: a chunk scores the sum of
+    1 / (RRF_K + place) over the lists it is in; the best k, ties by id."""
+    scores: dict[uuid.UUID, float] = {}
+    for chunk_id, place in ranked:
+        scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (RRF_K + place)
+    return sorted(scores.items(), key=lambda item: (-item[1], str(item[0])))[:k]
+
+
+async def _half(
+    ctx: Ctx, scope: list[uuid.UUID], tiers: list[str], vector: str | None
+) -> list[tuple[uuid.UUID, int]]:
+    if not scope or not (tiers or vector):
+        return []
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = await session.execute(
+            MATCH, {"tiers": tiers, "v": vector, "u": ctx.user_id, "scope": scope, "n": CANDIDATES}
+        )
+        return [(r[0], int(r[1])) for r in rows.all()]
+
+
 async def search(ctx: Ctx, question: str, *, file_ids: list[uuid.UUID], k: int = 8) -> Results:
+    """The halves run side by side on two connections: the keyword half as soon as the scope is checked, the
+    vector half once the question is also embedded (with a remote model, the slow part)."""
     require(ctx, "workspace.use")
     results = Results()
     terms = keyword_query(question)
     tiers = keyword_tiers(question)
     if not file_ids or not (terms or question.strip()):
         return results
-    # The scope check and the question's embedding (an HTTP call) at the same time.
-    scope, vector = await asyncio.gather(records.readable_ids(ctx, file_ids), _question_vector(ctx, question))
-    if not scope:
-        return results
+    checking = asyncio.ensure_future(records.readable_ids(ctx, file_ids))
+
+    async def by_vector() -> tuple[str | None, list[tuple[uuid.UUID, int]]]:
+        vector = await _question_vector(ctx, question)
+        return vector, await _half(ctx, await checking, [], vector) if vector else []
+
+    async def by_keywords() -> list[tuple[uuid.UUID, int]]:
+        return await _half(ctx, await checking, tiers, None)
+
+    try:
+        keyword_rows, (vector, vector_rows) = await asyncio.gather(by_keywords(), by_vector())
+    finally:
+        checking.cancel()  # done by now, unless a half failed first
     results.keyword_only = vector is None
+    best = fuse(keyword_rows + vector_rows, k)
+    if not best:
+        return results
     async with tenant_session(ctx.tenant_id) as session:
-        found = (await session.execute(SEARCH, {
-            "tiers": tiers, "v": vector, "u": ctx.user_id, "scope": scope, "n": CANDIDATES, "k": k,
-            "q": terms, "rrf": RRF_K,
-        })).all()  # fmt: skip
-    for r in found:
-        results.hits.append(
-            Hit(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[7] or "", int(r[6] or 0), float(r[8]))
-        )
+        found = {
+            r[0]: r for r in (await session.execute(FETCH, {"q": terms, "ids": [c for c, _ in best]})).all()
+        }
+    for chunk_id, score in best:
+        if (r := found.get(chunk_id)) is not None:
+            results.hits.append(
+                Hit(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[7] or "", int(r[6] or 0), score)
+            )
     return results

@@ -16,7 +16,7 @@ from services.files import records
 from services.files.storage import get_storage
 from services.jobs.queue import run_once
 from services.knowledge import ingest
-from services.knowledge.search import keyword_query, keyword_tiers, search
+from services.knowledge.search import fuse, keyword_query, keyword_tiers, search
 from tests.fakes.documents import EXE_BYTES, make_encrypted_pdf, make_pdf
 from tests.fakes.llm_server import FakeLLMServer
 from tests.services.test_chat_files_routes import client, signed_in
@@ -269,7 +269,7 @@ async def test_ingestion_resumes_after_a_stop_mid_embedding(base, tenant, embedd
     assert len(texts) == missing[0][0], "only the chunks without an embedding were embedded again"
 
 
-def test_keyword_query_and_tiers() -> None:
+def test_keyword_query_tiers_and_fusion() -> None:
     assert keyword_query("What does the Q3 report say about churn?") == "'q3' | 'report' | 'churn'"
     assert keyword_tiers("What does the Q3 report say about churn?") == [
         "'q3' & 'report' & 'churn'",
@@ -279,6 +279,11 @@ def test_keyword_query_and_tiers() -> None:
     assert keyword_tiers("churn?") == ["'churn'"]
     assert keyword_tiers("the of") == []
     assert keyword_query("the of and") == ""
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # b is second in both lists (2/62) and beats a and c, each first in one list only (1/61).
+    fused = fuse([(a, 1), (b, 2), (b, 2), (c, 1)], 3)
+    assert fused[0][0] == b and {x for x, _ in fused[1:]} == {a, c}
+    assert [x for x, _ in fuse([(a, 1), (b, 2), (c, 3)], 2)] == [a, b]
 
 
 async def _explain(conn: Any, statement: str, params: tuple[Any, ...]) -> str:
