@@ -23,6 +23,7 @@ from models.files import (
 )
 from models.jobs import JOB_STATUSES, JobRecord
 from models.llm import TenantProvider
+from models.memory import MEMORY_CATEGORIES, MEMORY_SOURCES, Memory
 from models.tenant import ACCENT_COLORS, Tenant
 from models.user import (
     ROLES,
@@ -61,6 +62,7 @@ TENANT_OWNED_TABLES = (
     "message_files",
     "message_citations",
     "conversation_collections",
+    "memories",
 )
 
 # Tables with a `tenant_id` column that are deliberately NOT under row-level security. `jobs`: the worker serves
@@ -73,6 +75,8 @@ __all__ = [
     "FILE_STATUSES",
     "GLOBAL_TABLES_WITH_TENANT_ID",
     "JOB_STATUSES",
+    "MEMORY_CATEGORIES",
+    "MEMORY_SOURCES",
     "MESSAGE_ROLES",
     "MESSAGE_STATUSES",
     "ROLES",
@@ -91,6 +95,7 @@ __all__ = [
     "Folder",
     "Invitation",
     "JobRecord",
+    "Memory",
     "Message",
     "MessageCitation",
     "MessageFile",

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     storage_quota_tenant_mb: int = 20480
     knowledge_whole_tokens: int = 6000  # a file this small goes into the model's context whole
     knowledge_context_tokens: int = 4000  # budget for the searched chunks of larger files and collections
+    memory_token_budget: int = 600  # the memories put into one request, at most
+    memory_max_count: int = 500  # memories one member may keep
+    memory_max_tokens: int = 25000  # and their total size
 
     # File storage (issue 8). Without S3_BUCKET, files live in a local folder: FILES_DIR, or SOLO_DATA_DIR/files
     # when empty. With S3_BUCKET, in that bucket of any S3-compatible store (AWS, MinIO, R2...): S3_ENDPOINT_URL

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,8 @@ from services.errors import ServiceError
 from services.files import collections, records
 from services.knowledge import context as knowledge_context
 from services.llm import ChatMessage, Provider, vision
+from services.memory import select as memory_select
+from services.memory import store as memory_store
 from services.streaming import ReplyOutcome, run_reply
 
 log = logging.getLogger("solo.turns")
@@ -60,6 +62,7 @@ class TurnResult:
     model: str = ""
     notes: list[str] = field(default_factory=list)  # about the user's files (one still processing...)
     cited: list[dict[str, Any]] = field(default_factory=list)  # citation parts stored with the reply
+    memories: list[memory_select.Chosen] = field(default_factory=list)  # the member's memories the model got
 
     @property
     def error(self) -> str:
@@ -244,14 +247,29 @@ async def _unless_stopped(
             return None
 
 
-def _request(history: list[ChatMessage], knowledge: knowledge_context.TurnKnowledge) -> list[ChatMessage]:
-    """What the model is sent: the knowledge block, then the branch, the images with the newest question."""
+def _request(
+    history: list[ChatMessage],
+    knowledge: knowledge_context.TurnKnowledge,
+    memories: Sequence[memory_select.Chosen] = (),
+) -> list[ChatMessage]:
+    """What the model is sent (DESIGN.md's order; no workspace or agent prompt exists yet): the memory block,
+    the knowledge block, then the branch, the images with the newest question."""
     messages = list(history)
     if knowledge.images and messages and messages[-1].role == "user":
         last = messages[-1]
         messages[-1] = ChatMessage("user", last.content, images=tuple(knowledge.images))
-    block = knowledge.system_block()
-    return [ChatMessage("system", block), *messages] if block else messages
+    blocks = [b for b in (memory_select.block(list(memories)), knowledge.system_block()) if b]
+    return [*(ChatMessage("system", b) for b in blocks), *messages]
+
+
+async def _memories(ctx: Ctx, question: str) -> list[memory_select.Chosen]:
+    """The member's memories for this reply; a failure costs the reply its memories, nothing else."""
+    try:
+        vector = await memory_store.vector_of(ctx, question[:4000]) if question.strip() else None
+        return await memory_select.choose(ctx, vector)
+    except Exception:
+        log.exception("choosing memories failed; the reply goes on without them")
+        return []
 
 
 async def run_turn(
@@ -308,15 +326,19 @@ async def run_turn(
                 if user is not None
                 else None
             )
+            recalling = asyncio.ensure_future(_memories(ctx, user.text)) if user is not None else None
             try:  # the branch is read (and the files searched) while the provider is resolved
                 provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
                 history = await reading
                 if gathering is None:
                     question = history.messages[-1].content if history.messages else ""
                     gathering = asyncio.ensure_future(_knowledge(ctx, conversation_id, question, [], None))
+                    recalling = asyncio.ensure_future(_memories(ctx, question))
                 gathered = await _unless_stopped(gathering, stop_check)
+                if recalling is not None:
+                    result.memories = await recalling
             finally:
-                for task in (reading, gathering):
+                for task in (reading, gathering, recalling):
                     if task is None:
                         continue
                     if not task.done():
@@ -338,7 +360,7 @@ async def run_turn(
             await run_reply(
                 provider,
                 model,
-                _request(history.messages, knowledge),
+                _request(history.messages, knowledge, result.memories),
                 on_text=on_text,
                 should_stop=stop_check,
                 outcome=outcome,
@@ -354,6 +376,11 @@ async def run_turn(
         await _settle(ctx, conversation_id, parent_id, model_key, result, stored_user, replaces)
         if result.reply is not None and history is not None:
             _remember(ctx, conversation_id, result.reply, history)
+        if result.reply is not None and result.memories:
+            try:
+                await memory_store.mark_used(ctx, [m.id for m in result.memories])
+            except Exception:
+                log.exception("recording which memories a reply used failed")
     except asyncio.CancelledError:
         # Browser gone or server stopping: keep all the text received, marked unfinished, then go on.
         if outcome.status == "complete":

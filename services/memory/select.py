@@ -1,0 +1,97 @@
+"""Which memories go into a reply, and how they are written into the request.
+
+`choose(ctx, question)`: the member's pinned memories always (most recently changed first), then the others by
+relevance to the latest user message: cosine similarity of the embeddings when the tenant has an embeddings model
+(nudged by recency: a memory used or changed lately wins a near tie), by recency alone when not. They are packed
+in that order within `MEMORY_TOKEN_BUDGET` tokens, skipping any that does not fit. One query, exact over the
+member's memories (a few hundred at most: no index needed).
+
+`block(memories)` is one delimited system message. The turn puts it after the workspace's and the agent's
+instructions and before the knowledge sources, so memory never replaces a system prompt.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from services.config import get_settings
+from services.context import Ctx
+from services.db import tenant_session
+
+RECENCY_DAYS = 30.0  # a memory changed or used this many days ago has lost half of its recency bonus
+RECENCY_WEIGHT = 0.05  # at most this much similarity is added for being recent
+
+CANDIDATES = text(
+    """
+SELECT id, text, category, pinned, tokens, updated_at, last_used_at,
+       CASE WHEN CAST(:v AS vector) IS NULL OR embedding IS NULL OR embedding_dim <> vector_dims(CAST(:v AS vector))
+            THEN NULL ELSE 1 - (embedding <=> CAST(:v AS vector)) END AS similarity
+FROM memories
+WHERE user_id = :u
+ORDER BY pinned DESC, updated_at DESC, id DESC
+LIMIT :n
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    id: uuid.UUID
+    text: str
+    category: str
+    pinned: bool
+    tokens: int
+    score: float
+
+
+def _recency(at: datetime, now: datetime) -> float:
+    days = max((now - at).total_seconds() / 86400.0, 0.0)
+    return math.pow(0.5, days / RECENCY_DAYS)
+
+
+def rank(rows: list[tuple], now: datetime) -> list[Chosen]:  # type: ignore[type-arg]
+    """Pinned first; then by similarity (None counts as 0) plus a small recency bonus; ties by newer."""
+    chosen = []
+    for memory_id, body, category, pinned, tokens, updated_at, last_used_at, similarity in rows:
+        recent = max(updated_at, last_used_at or updated_at)
+        score = (similarity or 0.0) + RECENCY_WEIGHT * _recency(recent, now)
+        chosen.append(Chosen(memory_id, body, category, bool(pinned), int(tokens), score))
+    return sorted(chosen, key=lambda c: (not c.pinned, -c.score, str(c.id)))
+
+
+def pack(ranked: list[Chosen], budget: int) -> list[Chosen]:
+    """In rank order, every memory that still fits in `budget` tokens (a long one is skipped, not cut)."""
+    out, used = [], 0
+    for memory in ranked:
+        if used + memory.tokens <= budget:
+            out.append(memory)
+            used += memory.tokens
+    return out
+
+
+async def choose(
+    ctx: Ctx, vector: str | None, *, budget: int | None = None, limit: int = 1000
+) -> list[Chosen]:
+    """The memories for a reply to a message whose embedding is `vector` (None: no embeddings model)."""
+    budget = get_settings().memory_token_budget if budget is None else budget
+    if budget <= 0:
+        return []
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = (await session.execute(CANDIDATES, {"u": ctx.user_id, "v": vector, "n": limit})).all()
+    return pack(rank([tuple(r) for r in rows], datetime.now(UTC)), budget)
+
+
+def block(memories: list[Chosen]) -> str:
+    """The system message that carries the memories ("" when there are none)."""
+    if not memories:
+        return ""
+    lines = "\n".join(f"- {m.text}" for m in memories)
+    return (
+        "<memory>\nWhat you know about the user from earlier conversations (they can see and edit it). Use it "
+        "where it helps; do not mention it unless it matters to the answer.\n" + lines + "\n</memory>"
+    )

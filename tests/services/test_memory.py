@@ -1,0 +1,134 @@
+"""Memory, below the browser: a member's own memories (add, edit, pin, forget, limits), nobody else's (another
+member, another workspace, RLS), which ones a reply uses within the budget, and the request the model gets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.context import Ctx
+from services.errors import NotFound, ValidationError
+from services.knowledge.embed import set_embeddings
+from services.memory import select as memory_select
+from services.memory import store
+from services.turns import UserMessage, run_turn
+from tests.services.test_chat_support import new_ctx, sql
+from tests.services.test_knowledge_turns import member, system_text
+from tests.services.test_turns import Sink
+
+
+async def test_a_member_keeps_edits_pins_and_forgets_memories(tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ctx = await new_ctx(tenant.id, "mia@example.com")
+    first = await store.add_memory(ctx, "  I coach   first-time founders ", category="business")
+    assert (first.text, first.category, first.source, first.tokens > 0) == (
+        "I coach first-time founders.", "business", "manual", True,
+    )  # fmt: skip
+    second = await store.add_memory(ctx, "Answers should be short.", category="preference")
+    await store.set_pinned(ctx, first.id, True)
+    assert [m.text for m in await store.list_memories(ctx)] == [first.text, second.text]  # pinned first
+    assert [m.id for m in await store.list_memories(ctx, query="SHORT")] == [second.id]
+    assert [m.id for m in await store.list_memories(ctx, category="business")] == [first.id]
+
+    edited = await store.edit_memory(ctx, second.id, "Answers should be short and use bullet points")
+    assert (
+        edited.text == "Answers should be short and use bullet points."
+        and edited.updated_at >= second.updated_at
+    )
+    for bad, why in (("   ", "Write the memory"), ("x" * 501, "at most 500")):
+        with pytest.raises(ValidationError, match=why):
+            await store.add_memory(ctx, bad)
+    with pytest.raises(ValidationError, match="Choose a category"):
+        await store.add_memory(ctx, "I like tea.", category="secrets")
+
+    monkeypatch.setenv("MEMORY_MAX_COUNT", "2")
+    from services.config import get_settings
+
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError, match="the most there may be"):
+        await store.add_memory(ctx, "A third one.")
+    exported = store.export(await store.list_memories(ctx))
+    assert [e["text"] for e in exported] == [first.text, edited.text] and "embedding" not in exported[0]
+
+    await store.forget(ctx, first.id)
+    with pytest.raises(NotFound):
+        await store.forget(ctx, first.id)
+    assert await store.forget_everything(ctx) == 1
+    assert await store.list_memories(ctx) == []
+
+
+async def test_nobody_else_reads_or_changes_them(tenant, other_tenant) -> None:  # type: ignore[no-untyped-def]
+    mia = await new_ctx(tenant.id, "mia@example.com")
+    admin = await new_ctx(tenant.id, "ada@example.com", role="admin")
+    eve = await new_ctx(other_tenant.id, "eve@example.com", role="owner")
+    kept = await store.add_memory(mia, "My launch is in March.", category="goal")
+    for other in (admin, eve):  # not even the workspace's admin
+        assert await store.list_memories(other) == []
+        assert await memory_select.choose(other, None) == []
+        with pytest.raises(NotFound):
+            await store.edit_memory(other, kept.id, "Hijacked.")
+        with pytest.raises(NotFound):
+            await store.set_pinned(other, kept.id, True)
+        with pytest.raises(NotFound):
+            await store.forget(other, kept.id)
+        assert await store.forget_everything(other) == 0
+    assert [m.text for m in await store.list_memories(mia)] == ["My launch is in March."]
+    # Row-level security alone: another workspace's session sees no row of it.
+    assert await sql(other_tenant.id, "SELECT count(*) FROM memories WHERE id = :m", m=kept.id) == [(0,)]
+
+
+def test_pinned_first_then_the_most_relevant_that_fit_the_budget() -> None:
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(200):  # similarity i/200; memories 7, 50 and 120 pinned; each 20 tokens, one of 700
+        tokens = 700 if i == 199 else 20
+        rows.append(
+            (
+                uuid.UUID(int=i),
+                f"m{i}",
+                "other",
+                i in (7, 50, 120),
+                tokens,
+                now - timedelta(days=1),
+                None,
+                i / 200,
+            )
+        )
+    chosen = memory_select.pack(memory_select.rank(rows, now), 600)
+    assert [c.text for c in chosen[:3]] == ["m120", "m50", "m7"]  # pinned, by relevance among themselves
+    # Then the most similar that fit (m199 is too long and skipped): 27 more of 20 tokens = 600.
+    assert [c.text for c in chosen[3:]] == [f"m{i}" for i in range(198, 198 - 27, -1)]
+    assert sum(c.tokens for c in chosen) <= 600
+    # Without embeddings (no similarity), the recent ones win.
+    stale = [(uuid.UUID(int=1), "old", "other", False, 10, now - timedelta(days=90), None, None)]
+    fresh = [(uuid.UUID(int=2), "new", "other", False, 10, now - timedelta(days=1), None, None)]
+    assert [c.text for c in memory_select.rank(stale + fresh, now)] == ["new", "old"]
+
+
+async def test_the_reply_gets_the_relevant_memories_after_any_system_prompt(  # type: ignore[no-untyped-def]
+    tenant, embeddings, no_server_providers
+) -> None:
+    ctx: Ctx = await member(tenant, embeddings, ["m1"])
+    await set_embeddings(ctx, "mine", "fake-embed", 0)
+    pinned = await store.add_memory(ctx, "My name is Rosa.", category="profile", pinned=True)
+    # The fake's vectors are bags of words: this one shares most words with the question.
+    bakery = await store.add_memory(
+        ctx, "My bakery in Porto should post on Instagram daily.", category="business"
+    )
+    for i in range(30):
+        await store.add_memory(ctx, f"Unrelated note number {i} about gardening tomatoes.")
+    embeddings.configure(reply="Post your morning bakes.")
+    cid, mid = uuid.uuid4(), uuid.uuid4()
+    user = UserMessage(mid, None, "What should my bakery post on Instagram?", new_conversation=True)
+    result = await run_turn(ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=user)
+    assert not result.failed, result.error
+    body = embeddings.chat_requests()[-1].body
+    assert body["messages"][0]["role"] == "system" and body["messages"][-1]["role"] == "user"
+    block = system_text(body)
+    assert block.startswith("<memory>") and block.rstrip().endswith("</memory>")
+    lines = [line for line in block.splitlines() if line.startswith("- ")]
+    assert lines[:2] == [f"- {pinned.text}", f"- {bakery.text}"], lines[:3]  # pinned, then the most relevant
+    assert sum(m.tokens for m in result.memories) <= 600
+    used = {m.id: m for m in await store.list_memories(ctx)}
+    assert used[bakery.id].times_used == 1 and used[bakery.id].last_used_at is not None
