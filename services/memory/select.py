@@ -86,12 +86,18 @@ async def choose(
     return pack(rank([tuple(r) for r in rows], datetime.now(UTC)), budget)
 
 
-def block(memories: list[Chosen]) -> str:
-    """The system message that carries the memories ("" when there are none)."""
-    if not memories:
+def block(memories: list[Chosen], note: str = "") -> str:
+    """The system message that carries the memories, and what a "remember"/"forget" in the message just did
+    ("" when there is neither)."""
+    if not memories and not note:
         return ""
-    lines = "\n".join(f"- {m.text}" for m in memories)
-    return (
-        "<memory>\nWhat you know about the user from earlier conversations (they can see and edit it). Use it "
-        "where it helps; do not mention it unless it matters to the answer.\n" + lines + "\n</memory>"
-    )
+    parts = ["<memory>"]
+    if memories:
+        parts.append(
+            "What you know about the user from earlier conversations (they can see and edit it). Use it where it "
+            "helps; do not mention it unless it matters to the answer."
+        )
+        parts.extend(f"- {m.text}" for m in memories)
+    if note:
+        parts.append(note)
+    return "\n".join([*parts, "</memory>"])

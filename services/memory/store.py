@@ -68,7 +68,7 @@ def clean_text(value: str) -> str:
         raise ValidationError(f"A memory has at most {MAX_CHARS} characters: split it into shorter ones.")
     if cleaned[-1] not in ".!?…":
         cleaned += "."
-    return cleaned
+    return cleaned[0].upper() + cleaned[1:]  # a sentence
 
 
 def _category(value: str) -> str:

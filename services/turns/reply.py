@@ -29,6 +29,7 @@ from services.errors import ServiceError
 from services.files import collections, records
 from services.knowledge import context as knowledge_context
 from services.llm import ChatMessage, Provider, vision
+from services.memory import explicit as memory_explicit
 from services.memory import select as memory_select
 from services.memory import store as memory_store
 from services.streaming import ReplyOutcome, run_reply
@@ -63,6 +64,7 @@ class TurnResult:
     notes: list[str] = field(default_factory=list)  # about the user's files (one still processing...)
     cited: list[dict[str, Any]] = field(default_factory=list)  # citation parts stored with the reply
     memories: list[memory_select.Chosen] = field(default_factory=list)  # the member's memories the model got
+    memory_note: str = ""  # what a "remember"/"forget that ..." in the message did, for the model
 
     @property
     def error(self) -> str:
@@ -251,6 +253,7 @@ def _request(
     history: list[ChatMessage],
     knowledge: knowledge_context.TurnKnowledge,
     memories: Sequence[memory_select.Chosen] = (),
+    memory_note: str = "",
 ) -> list[ChatMessage]:
     """What the model is sent (DESIGN.md's order; no workspace or agent prompt exists yet): the memory block,
     the knowledge block, then the branch, the images with the newest question."""
@@ -258,18 +261,34 @@ def _request(
     if knowledge.images and messages and messages[-1].role == "user":
         last = messages[-1]
         messages[-1] = ChatMessage("user", last.content, images=tuple(knowledge.images))
-    blocks = [b for b in (memory_select.block(list(memories)), knowledge.system_block()) if b]
+    blocks = [b for b in (memory_select.block(list(memories), memory_note), knowledge.system_block()) if b]
     return [*(ChatMessage("system", b) for b in blocks), *messages]
 
 
-async def _memories(ctx: Ctx, question: str) -> list[memory_select.Chosen]:
-    """The member's memories for this reply; a failure costs the reply its memories, nothing else."""
+async def _memories(
+    ctx: Ctx,
+    question: str,
+    result: TurnResult,
+    conversation_id: uuid.UUID | None = None,
+    user: UserMessage | None = None,
+    stored_user: asyncio.Task[str] | None = None,
+) -> None:
+    """The member's memories for this reply (into `result`), after doing what a "remember/forget that ..." at
+    the start of the message asks (once the message is stored: the memory links to it). A failure costs the reply
+    its memories, nothing else."""
     try:
+        command = memory_explicit.parse(user.text) if user is not None else None
+        if command is not None and user is not None:
+            if not (await asyncio.shield(stored_user) if stored_user is not None else ""):
+                done = await memory_explicit.apply(
+                    ctx, command, conversation_id=conversation_id, message_id=user.id
+                )
+                result.memory_note = done.instruction
+                result.notes = [*result.notes, done.notice]
         vector = await memory_store.vector_of(ctx, question[:4000]) if question.strip() else None
-        return await memory_select.choose(ctx, vector)
+        result.memories = await memory_select.choose(ctx, vector)
     except Exception:
         log.exception("choosing memories failed; the reply goes on without them")
-        return []
 
 
 async def run_turn(
@@ -326,17 +345,21 @@ async def run_turn(
                 if user is not None
                 else None
             )
-            recalling = asyncio.ensure_future(_memories(ctx, user.text)) if user is not None else None
+            recalling = (
+                asyncio.ensure_future(_memories(ctx, user.text, result, conversation_id, user, stored_user))
+                if user is not None
+                else None
+            )
             try:  # the branch is read (and the files searched) while the provider is resolved
                 provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
                 history = await reading
                 if gathering is None:
                     question = history.messages[-1].content if history.messages else ""
                     gathering = asyncio.ensure_future(_knowledge(ctx, conversation_id, question, [], None))
-                    recalling = asyncio.ensure_future(_memories(ctx, question))
+                    recalling = asyncio.ensure_future(_memories(ctx, question, result))
                 gathered = await _unless_stopped(gathering, stop_check)
                 if recalling is not None:
-                    result.memories = await recalling
+                    await recalling
             finally:
                 for task in (reading, gathering, recalling):
                     if task is None:
@@ -350,7 +373,7 @@ async def run_turn(
                 outcome.status, outcome.error = "unfinished", "Stopped."
                 raise _Stopped
             knowledge = gathered
-            result.notes = knowledge.notes
+            result.notes = [*result.notes, *knowledge.notes]
             if knowledge.images and not vision.supports_images(model):
                 raise ServiceError(
                     f"The model {model} cannot read images. Choose a model that can (such as gpt-4o or "
@@ -360,7 +383,7 @@ async def run_turn(
             await run_reply(
                 provider,
                 model,
-                _request(history.messages, knowledge, result.memories),
+                _request(history.messages, knowledge, result.memories, result.memory_note),
                 on_text=on_text,
                 should_stop=stop_check,
                 outcome=outcome,

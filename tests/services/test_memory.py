@@ -132,3 +132,62 @@ async def test_the_reply_gets_the_relevant_memories_after_any_system_prompt(  # 
     assert sum(m.tokens for m in result.memories) <= 600
     used = {m.id: m for m in await store.list_memories(ctx)}
     assert used[bakery.id].times_used == 1 and used[bakery.id].last_used_at is not None
+
+
+def test_only_a_message_that_starts_with_the_command_is_one() -> None:
+    from services.memory.explicit import parse
+
+    assert parse("Remember that I prefer short answers.") == parse("please remember: I prefer short answers")
+    assert parse("Remember that I prefer short answers.").what == "I prefer short answers"  # type: ignore[union-attr]
+    assert parse("Forget that I live in Lisbon").verb == "forget"  # type: ignore[union-attr]
+    assert parse("remember my launch is in May").what == "my launch is in May"  # type: ignore[union-attr]
+    for not_one in (
+        "Don't forget to add a call to action.",
+        "I remember when we launched.",
+        "Remember the Alamo?",
+        "Forget it.",
+        "remember that ",
+    ):
+        assert parse(not_one) is None, not_one
+
+
+async def test_remember_and_forget_in_a_message_take_effect_before_the_reply(  # type: ignore[no-untyped-def]
+    tenant, embeddings, no_server_providers
+) -> None:
+    ctx: Ctx = await member(tenant, embeddings, ["m1"])
+    embeddings.configure(reply="Noted.")
+    cid, mid = uuid.uuid4(), uuid.uuid4()
+    said = "Remember that my podcast is called Founder Fridays."
+    result = await run_turn(
+        ctx,
+        cid,
+        mid,
+        "mine/m1",
+        on_text=Sink().on_text,
+        user=UserMessage(mid, None, said, new_conversation=True),
+    )
+    assert not result.failed, result.error
+    [kept] = await store.list_memories(ctx)
+    assert (kept.text, kept.source, kept.conversation_id, kept.message_id) == (
+        "My podcast is called Founder Fridays.", "explicit", cid, mid,
+    )  # fmt: skip
+    assert result.notes == ["Saved to memory: My podcast is called Founder Fridays."]
+    sent = system_text(embeddings.chat_requests()[-1].body)
+    assert (
+        "It is saved in their memory: confirm it" in sent
+        and "- My podcast is called Founder Fridays." in sent
+    )
+
+    mid2 = uuid.uuid4()
+    forget = UserMessage(mid2, mid, "Forget that my podcast is Founder Fridays", new_conversation=False)
+    result = await run_turn(ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=forget)
+    assert not result.failed, result.error
+    assert await store.list_memories(ctx) == []
+    assert result.notes == ["Forgotten: My podcast is called Founder Fridays."]
+    sent = system_text(embeddings.chat_requests()[-1].body)
+    assert "This memory is deleted" in sent and "- My podcast" not in sent
+
+    mid3 = uuid.uuid4()
+    nothing = UserMessage(mid3, mid2, "Forget that I have a cat", new_conversation=False)
+    result = await run_turn(ctx, cid, mid2, "mine/m1", on_text=Sink().on_text, user=nothing)
+    assert result.notes == ["Nothing in your memory matched “I have a cat”."]
