@@ -4,7 +4,7 @@ PORT ?= 3000
 HOST ?= 127.0.0.1
 
 .PHONY: run frontend test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db bench-long \
-	bench-knowledge
+	bench-knowledge bench-memory
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -57,3 +57,7 @@ bench-long:
 bench-knowledge:
 	@bash scripts/bootstrap.sh
 	@source scripts/env.sh && python bench/knowledge.py $(BENCH_ARGS)
+
+bench-memory:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/memory.py $(BENCH_ARGS)

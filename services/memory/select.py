@@ -12,10 +12,8 @@ instructions and before the knowledge sources, so memory never replaces a system
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import text
 
@@ -25,15 +23,21 @@ from services.db import tenant_session
 
 RECENCY_DAYS = 30.0  # a memory changed or used this many days ago has lost half of its recency bonus
 RECENCY_WEIGHT = 0.05  # at most this much similarity is added for being recent
+MIN_TOKENS = 2  # a sentence has a word and its full stop: a budget of B tokens holds at most B / 2 memories
 
+# Scored in Postgres: similarity (0 without embeddings) plus a recency bonus that halves every RECENCY_DAYS since
+# the memory was changed or used; only the best rows that could fit a budget come back (a memory has a few tokens
+# at least). Exact over the member's rows (ix_memories_user_recent finds them).
 CANDIDATES = text(
-    """
-SELECT id, text, category, pinned, tokens, updated_at, last_used_at,
-       CASE WHEN CAST(:v AS vector) IS NULL OR embedding IS NULL OR embedding_dim <> vector_dims(CAST(:v AS vector))
-            THEN NULL ELSE 1 - (embedding <=> CAST(:v AS vector)) END AS similarity
+    f"""
+SELECT id, text, category, pinned, tokens,
+       coalesce(CASE WHEN embedding_dim = vector_dims(CAST(:v AS vector))
+                     THEN 1 - (embedding <=> CAST(:v AS vector)) END, 0)
+       + {RECENCY_WEIGHT} * power(0.5, extract(epoch FROM now() - greatest(updated_at, coalesce(last_used_at,
+             updated_at))) / 86400.0 / {RECENCY_DAYS}) AS score
 FROM memories
 WHERE user_id = :u
-ORDER BY pinned DESC, updated_at DESC, id DESC
+ORDER BY pinned DESC, score DESC, id
 LIMIT :n
 """
 )
@@ -49,18 +53,9 @@ class Chosen:
     score: float
 
 
-def _recency(at: datetime, now: datetime) -> float:
-    days = max((now - at).total_seconds() / 86400.0, 0.0)
-    return math.pow(0.5, days / RECENCY_DAYS)
-
-
-def rank(rows: list[tuple], now: datetime) -> list[Chosen]:  # type: ignore[type-arg]
-    """Pinned first; then by similarity (None counts as 0) plus a small recency bonus; ties by newer."""
-    chosen = []
-    for memory_id, body, category, pinned, tokens, updated_at, last_used_at, similarity in rows:
-        recent = max(updated_at, last_used_at or updated_at)
-        score = (similarity or 0.0) + RECENCY_WEIGHT * _recency(recent, now)
-        chosen.append(Chosen(memory_id, body, category, bool(pinned), int(tokens), score))
+def rank(rows: list[tuple]) -> list[Chosen]:  # type: ignore[type-arg]
+    """(id, text, category, pinned, tokens, score) rows: pinned first, then by score; ties by id."""
+    chosen = [Chosen(r[0], r[1], r[2], bool(r[3]), int(r[4]), float(r[5])) for r in rows]
     return sorted(chosen, key=lambda c: (not c.pinned, -c.score, str(c.id)))
 
 
@@ -74,16 +69,15 @@ def pack(ranked: list[Chosen], budget: int) -> list[Chosen]:
     return out
 
 
-async def choose(
-    ctx: Ctx, vector: str | None, *, budget: int | None = None, limit: int = 1000
-) -> list[Chosen]:
+async def choose(ctx: Ctx, vector: str | None, *, budget: int | None = None) -> list[Chosen]:
     """The memories for a reply to a message whose embedding is `vector` (None: no embeddings model)."""
     budget = get_settings().memory_token_budget if budget is None else budget
     if budget <= 0:
         return []
+    limit = max(budget // MIN_TOKENS, 1)
     async with tenant_session(ctx.tenant_id) as session:
         rows = (await session.execute(CANDIDATES, {"u": ctx.user_id, "v": vector, "n": limit})).all()
-    return pack(rank([tuple(r) for r in rows], datetime.now(UTC)), budget)
+    return pack(rank([tuple(r) for r in rows]), budget)
 
 
 def block(memories: list[Chosen], note: str = "") -> str:

@@ -4,7 +4,6 @@ member, another workspace, RLS), which ones a reply uses within the budget, and 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -79,31 +78,32 @@ async def test_nobody_else_reads_or_changes_them(tenant, other_tenant) -> None: 
 
 
 def test_pinned_first_then_the_most_relevant_that_fit_the_budget() -> None:
-    now = datetime.now(UTC)
     rows = []
-    for i in range(200):  # similarity i/200; memories 7, 50 and 120 pinned; each 20 tokens, one of 700
-        tokens = 700 if i == 199 else 20
-        rows.append(
-            (
-                uuid.UUID(int=i),
-                f"m{i}",
-                "other",
-                i in (7, 50, 120),
-                tokens,
-                now - timedelta(days=1),
-                None,
-                i / 200,
-            )
-        )
-    chosen = memory_select.pack(memory_select.rank(rows, now), 600)
+    for i in range(200):  # score i/200; memories 7, 50 and 120 pinned; each 20 tokens, one of 700
+        rows.append((uuid.UUID(int=i), f"m{i}", "other", i in (7, 50, 120), 700 if i == 199 else 20, i / 200))
+    chosen = memory_select.pack(memory_select.rank(rows), 600)
     assert [c.text for c in chosen[:3]] == ["m120", "m50", "m7"]  # pinned, by relevance among themselves
     # Then the most similar that fit (m199 is too long and skipped): 27 more of 20 tokens = 600.
     assert [c.text for c in chosen[3:]] == [f"m{i}" for i in range(198, 198 - 27, -1)]
     assert sum(c.tokens for c in chosen) <= 600
-    # Without embeddings (no similarity), the recent ones win.
-    stale = [(uuid.UUID(int=1), "old", "other", False, 10, now - timedelta(days=90), None, None)]
-    fresh = [(uuid.UUID(int=2), "new", "other", False, 10, now - timedelta(days=1), None, None)]
-    assert [c.text for c in memory_select.rank(stale + fresh, now)] == ["new", "old"]
+
+
+async def test_without_embeddings_the_recent_ones_come_first(tenant) -> None:  # type: ignore[no-untyped-def]
+    ctx = await new_ctx(tenant.id, "rui@example.com")
+    old = await store.add_memory(ctx, "I used to sell candles.")
+    new = await store.add_memory(ctx, "I now sell soap.")
+    used = await store.add_memory(ctx, "I live in Braga.")
+    await sql(
+        tenant.id,
+        "UPDATE memories SET updated_at = now() - interval '90 days' WHERE id IN (:a, :b)",
+        a=old.id,
+        b=used.id,
+    )
+    await sql(
+        tenant.id, "UPDATE memories SET last_used_at = now() - interval '1 day' WHERE id = :b", b=used.id
+    )
+    assert [c.id for c in await memory_select.choose(ctx, None)] == [new.id, used.id, old.id]
+    assert await memory_select.choose(ctx, None, budget=0) == []
 
 
 async def test_the_reply_gets_the_relevant_memories_after_any_system_prompt(  # type: ignore[no-untyped-def]
