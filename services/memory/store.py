@@ -120,6 +120,15 @@ async def list_memories(
         return [info(r) for r in (await session.execute(statement)).scalars()]
 
 
+async def has_memories(ctx: Ctx) -> bool:
+    """Whether the member keeps any (the turn skips embedding the question when not)."""
+    async with tenant_session(ctx.tenant_id) as session:
+        found = await session.execute(
+            select(col(Memory.id)).where(col(Memory.user_id) == ctx.user_id).limit(1)
+        )
+        return found.first() is not None
+
+
 async def add_memory(
     ctx: Ctx,
     body: str,

@@ -285,6 +285,8 @@ async def _memories(
                 )
                 result.memory_note = done.instruction
                 result.notes = [*result.notes, done.notice]
+        if not await memory_store.has_memories(ctx):
+            return  # no embedding call for a member who keeps none
         vector = await memory_store.vector_of(ctx, question[:4000]) if question.strip() else None
         result.memories = await memory_select.choose(ctx, vector)
     except Exception:

@@ -111,6 +111,13 @@ async def test_the_reply_gets_the_relevant_memories_after_any_system_prompt(  # 
 ) -> None:
     ctx: Ctx = await member(tenant, embeddings, ["m1"])
     await set_embeddings(ctx, "mine", "fake-embed", 0)
+    # A member without memories costs no embedding call.
+    embedded = len(embeddings.embedding_requests())
+    cid0, mid0 = uuid.uuid4(), uuid.uuid4()
+    first = UserMessage(mid0, None, "Hello there", new_conversation=True)
+    assert not (await run_turn(ctx, cid0, mid0, "mine/m1", on_text=Sink().on_text, user=first)).failed
+    assert len(embeddings.embedding_requests()) == embedded
+    assert "<memory>" not in system_text(embeddings.chat_requests()[-1].body)
     pinned = await store.add_memory(ctx, "My name is Rosa.", category="profile", pinned=True)
     # The fake's vectors are bags of words: this one shares most words with the question.
     bakery = await store.add_memory(
