@@ -134,12 +134,14 @@ def _text(value: Any) -> str:
 
 def unlink_files(parts: list[Any]) -> list[Any]:
     """Attachments and citations keep their names, pages and snippets, but not their file links: the ids named a
-    file of the exporting workspace (or of someone else) and must not point at anything here."""
+    file of the exporting workspace (or of someone else) and must not point at anything here. The record of the
+    memories a reply used goes: its ids are the exporting member's."""
     return [
         {**p, "file_id": None, "chunk_id": None}
         if isinstance(p, dict) and p.get("type") in ("file", "citation")
         else p
         for p in parts
+        if not (isinstance(p, dict) and p.get("type") == "memories")  # another member's memory ids
     ]
 
 

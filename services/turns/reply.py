@@ -265,6 +265,11 @@ def _request(
     return [*(ChatMessage("system", b) for b in blocks), *messages]
 
 
+def memory_part(memories: Sequence[memory_select.Chosen]) -> list[dict[str, Any]]:
+    """The reply's record of the memories it was given (ids only: a forgotten memory leaves no text behind)."""
+    return [{"type": "memories", "ids": [str(m.id) for m in memories]}] if memories else []
+
+
 async def _memories(
     ctx: Ctx,
     question: str,
@@ -450,7 +455,7 @@ async def _settle(
             ttft_ms=outcome.ttft_ms,
             duration_ms=outcome.duration_ms,
             replaces=replaces,
-            content_parts=result.cited,
+            content_parts=[*result.cited, *memory_part(result.memories)],
         )
     except Exception as exc:  # the text stays with the caller, with the reason
         result.store_error = explain(exc, "saving the reply")

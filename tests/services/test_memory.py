@@ -139,6 +139,16 @@ async def test_the_reply_gets_the_relevant_memories_after_any_system_prompt(  # 
     assert sum(m.tokens for m in result.memories) <= 600
     used = {m.id: m for m in await store.list_memories(ctx)}
     assert used[bakery.id].times_used == 1 and used[bakery.id].last_used_at is not None
+    # The reply records which memories it was given (ids only), for "Used N memories"; an import drops it.
+    from services import chat
+    from services.chat.import_parse import unlink_files
+
+    reply = (await chat.get_tree(ctx, cid)).path()[1].message
+    [part] = [p for p in reply.content_parts if p["type"] == "memories"]
+    assert part["ids"][:2] == [str(pinned.id), str(bakery.id)] and len(part["ids"]) == len(result.memories)
+    assert unlink_files(list(reply.content_parts)) == [
+        p for p in reply.content_parts if p["type"] != "memories"
+    ]
 
 
 def test_only_a_message_that_starts_with_the_command_is_one() -> None:
