@@ -100,6 +100,7 @@ def nav_items(*, chat: bool = True) -> rx.Component:
     return rx.vstack(
         nav_link("Chat", "/", "message_square") if chat else rx.fragment(),
         nav_link("Files", "/files", "folder"),
+        nav_link("Memory", "/memory", "brain"),
         nav_link("Settings", "/settings", "settings"),
         rx.cond(SessionState.can_manage_members, nav_link("Members", "/members", "users")),
         rx.cond(SessionState.can_manage_members, nav_link("Models", "/admin/models", "cpu")),

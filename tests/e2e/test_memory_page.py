@@ -1,0 +1,182 @@
+"""The Memory page in a real browser, against the real store: a member opens Memory from the navigation, adds a
+memory (an empty one is refused beside the form), finds it by search and by category, edits it inline, pins and
+unpins it, sees one that came from a chat linking back to its conversation, exports them as JSON, forgets one,
+then forgets everything after confirming. Screenshots on a desktop in light and a phone in dark."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+from sqlmodel import col, select
+
+from models import User
+from services import tenants
+from services.context import Ctx
+from services.db import global_session, tenant_session
+from services.memory import store
+from tests.conftest import make_user, unique_slug
+from tests.e2e.test_markdown import SHOTS
+from tests.e2e.test_shell import PASSWORD, _sign_up, at
+from tests.fakes.llm_server import FakeLLMServer
+
+pytestmark = pytest.mark.e2e
+
+OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+async def _shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"memory-{name}.png"), full_page=True)
+
+
+async def _member_ctx(tenant_id: uuid.UUID, email: str) -> Ctx:
+    async with tenant_session(tenant_id) as session:
+        user = (await session.execute(select(User).where(col(User.email) == email))).scalar_one()
+        return Ctx(tenant_id=tenant_id, user_id=user.id, role=user.role)
+
+
+async def test_memory_journey(app_server, page: Page, llm: FakeLLMServer, tmp_path: Path) -> None:
+    async with global_session() as session:
+        t = await tenants.create_tenant(session, name="Recall", slug=unique_slug("mem"), accent_color="iris")
+    host = f"{t.slug}.localhost"
+    await make_user(t.id, f"owner-{uuid.uuid4().hex[:6]}@example.com", password=PASSWORD, name="Otto Owner")
+    email = f"mia-{uuid.uuid4().hex[:6]}@example.com"
+    await page.set_viewport_size({"width": 1280, "height": 860})
+    await _sign_up(page, app_server.url("/signup", host=host), "Mia Memo", email)
+    await expect(page).to_have_url(at(app_server, "/", host=host))
+
+    # A chat, so that one memory can come from a conversation (as the assistant's extraction will store it).
+    llm.configure(reply="Noted.", tokens_per_second=2000)
+    await page.get_by_label("Message").fill("I run a bakery in Porto.")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"), timeout=20_000)
+    conversation = uuid.UUID(page.url.rsplit("/", 1)[1])
+    ctx = await _member_ctx(t.id, email)
+    await store.add_memory(
+        ctx,
+        "Mia runs a bakery in Porto",
+        category="business",
+        source="extracted",
+        conversation_id=conversation,
+    )
+
+    await page.get_by_role("link", name="Memory", exact=True).first.click()
+    await expect(page).to_have_url(at(app_server, "/memory", host=host))
+    await expect(page.get_by_role("heading", name="Memory", exact=True)).to_be_visible()
+    await expect(page.get_by_text("Only you see them")).to_be_visible()
+    rows = page.get_by_role("list", name="Memories").get_by_role("listitem")
+    await expect(rows).to_have_count(1)
+    bakery = rows.filter(has_text="Mia runs a bakery in Porto.")
+    await expect(bakery).to_contain_text("Learnt from chat")
+    await expect(bakery).to_contain_text("Never used")
+    await expect(bakery.get_by_text("Business", exact=True)).to_be_visible()
+    link = bakery.get_by_role("link", name="From this conversation")
+    await expect(link).to_have_attribute("href", f"/c/{conversation}")
+
+    # Add: an empty memory is refused beside the form, then a real one is saved.
+    form = page.get_by_role("form", name="Add memory")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("alert")).to_contain_text("Write the memory as a sentence")
+    await form.get_by_label("Memory", exact=True).fill("I prefer short answers with bullet points")
+    await form.get_by_label("Category").select_option(label="Preference")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("alert")).to_have_count(0)
+    await expect(rows).to_have_count(2)
+    short = rows.filter(has_text="I prefer short answers with bullet points.")
+    await expect(short).to_contain_text("Added by you")
+    await expect(short.get_by_text("Preference", exact=True)).to_be_visible()
+    await expect(form.get_by_label("Memory", exact=True)).to_have_value("")
+    await expect(form.get_by_label("Category")).to_have_value("other")  # the next one starts afresh
+    await expect(page.locator("#memory-count")).to_have_text("2 of 2 memories")
+
+    # Search (debounced) and the category filter.
+    toolbar = page.get_by_role("search")
+    await toolbar.get_by_label("Search memories").press_sequentially("bullet", delay=30)
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("short answers")
+    await toolbar.get_by_label("Search memories").fill("")
+    await expect(rows).to_have_count(2)
+    await toolbar.get_by_label("Category").select_option(label="Business")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("bakery")
+    await toolbar.get_by_label("Category").select_option(label="All categories")
+    await expect(rows).to_have_count(2)
+
+    # Edit inline: Cancel keeps the text, Save changes it.
+    await page.get_by_role("button", name="Edit I prefer short answers with…").click()
+    edited = rows.filter(has=page.get_by_label("Memory text"))
+    await expect(edited.get_by_label("Memory text")).to_have_value(
+        "I prefer short answers with bullet points."
+    )
+    await edited.get_by_role("button", name="Cancel").click()
+    await expect(page.get_by_label("Memory text")).to_have_count(0)
+    await expect(short).to_have_count(1)
+    await page.get_by_role("button", name="Edit I prefer short answers with…").click()
+    await edited.get_by_label("Memory text").fill("I prefer short answers in plain words")
+    await edited.get_by_role("button", name="Save").click()
+    renamed = rows.filter(has_text="I prefer short answers in plain words.")
+    await expect(renamed).to_have_count(1)
+    await expect(page.get_by_label("Memory text")).to_have_count(0)
+
+    # Pin: it goes first, marked; Unpin takes the mark away.
+    await page.get_by_role("button", name="Pin I prefer short answers in…").click()
+    await expect(rows.first).to_contain_text("plain words")
+    await expect(rows.first.get_by_text("Pinned", exact=True)).to_be_visible()
+    await _shoot(page, "desktop-light")
+
+    # Export: the JSON of both memories.
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="Export").click()
+    exported = tmp_path / "memories.json"
+    await (await info.value).save_as(exported)
+    data = json.loads(exported.read_text())["memories"]
+    assert {m["text"] for m in data} == {
+        "Mia runs a bakery in Porto.",
+        "I prefer short answers in plain words.",
+    }
+    assert next(m for m in data if m["pinned"])["category"] == "preference"
+
+    await page.get_by_role("button", name="Unpin I prefer short answers in…").click()
+    await expect(page.get_by_role("button", name="Pin I prefer short answers in…")).to_be_visible()
+    await expect(rows.get_by_text("Pinned", exact=True)).to_have_count(0)
+
+    # Forget one.
+    await page.get_by_role("button", name="Forget Mia runs a bakery in…").click()
+    await expect(rows).to_have_count(1)
+    await expect(page.get_by_role("status")).to_contain_text("Forgot “Mia runs a bakery in…”.")
+
+    # Two more, then forget everything (after confirming) -> the empty state.
+    for text in ("My goal is ten new clients by March", "Call me Mia"):
+        await form.get_by_label("Memory", exact=True).fill(text)
+        await form.get_by_role("button", name="Save").click()
+        await expect(rows.filter(has_text=text)).to_have_count(1)
+    await expect(rows).to_have_count(3)
+    await expect(rows.filter(has_text="Call me Mia.").get_by_text("Other", exact=True)).to_be_visible()
+
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.get_by_role("button", name="Account", exact=True).click()
+    await page.get_by_role("menuitem", name="Dark mode").click()
+    await expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    await expect(page.get_by_role("menu")).to_have_count(0)
+    width, viewport = await page.evaluate(OVERFLOW)
+    assert width <= viewport, f"the Memory page overflows sideways: {width} > {viewport}"
+    await _shoot(page, "phone-dark")
+
+    await page.get_by_role("button", name="Forget everything").click()
+    confirm = page.get_by_role("alertdialog")
+    await expect(confirm).to_contain_text("All 3 of your memories")
+    await confirm.get_by_role("button", name="Cancel").click()
+    await expect(confirm).to_have_count(0)
+    await expect(rows).to_have_count(3)
+    await page.get_by_role("button", name="Forget everything").click()
+    await page.get_by_role("alertdialog").get_by_role("button", name="Forget everything").click()
+    await expect(page.get_by_role("status")).to_have_text("Forgot 3 memories.")
+    await expect(page.get_by_text("No memories yet.")).to_be_visible()
+    await expect(rows).to_have_count(0)
+    assert await store.list_memories(ctx) == []
+    await _shoot(page, "phone-dark-empty")
