@@ -26,6 +26,7 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=200)
     email_verified: bool = False
     is_platform_admin: bool = False
+    memory_enabled: bool = True  # the Memory page's "Use memory": off, replies use and save none
     created_at: datetime = ts()
     updated_at: datetime = ts()
 

@@ -128,6 +128,7 @@ class MemoryState(rx.State):
     editing: str = ""  # id of the memory whose text is being edited
     edit_error: str = ""
     confirm_forget_all: bool = False
+    enabled: bool = True  # the member's "Use memory"
 
     # Helpers ----------------------------------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class MemoryState(rx.State):
         return True
 
     async def _refresh(self, ctx: Ctx) -> None:
+        self.enabled = (await store.memory_state(ctx)).enabled
         category = self.category if self.category in MEMORY_CATEGORIES else ""
         found = await store.list_memories(ctx, query=self.query, category=category, limit=_all())
         self.memories = [row_of(m) for m in found]
@@ -168,6 +170,22 @@ class MemoryState(rx.State):
         self.confirm_forget_all = False
         if await self._run(self._refresh):
             self.loaded = True
+
+    @rx.event
+    async def set_enabled(self, on: bool):
+        """The "Use memory" switch: off, replies use and save none of them (they stay until forgotten)."""
+        self._clear()
+
+        async def work(ctx: Ctx) -> None:
+            await store.set_memory_enabled(ctx, bool(on))
+            self.enabled = bool(on)
+            self.notice = (
+                "Memory is on: replies use what is kept here."
+                if on
+                else ("Memory is off: replies use none of these, and nothing new is saved.")
+            )
+
+        await self._run(work)
 
     @rx.event
     async def search(self, query: str):

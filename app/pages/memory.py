@@ -290,6 +290,21 @@ def _forget_all_dialog() -> rx.Component:
 def _body() -> rx.Component:
     return rx.vstack(
         rx.text(INTRO, size="2", color_scheme="gray", class_name="memory-intro"),
+        rx.el.label(
+            rx.switch(
+                checked=MemoryState.enabled,
+                on_change=MemoryState.set_enabled,
+                aria_label="Use memory",
+            ),
+            rx.text("Use memory", size="2", weight="medium"),
+            rx.cond(
+                ~MemoryState.enabled,
+                rx.text(
+                    "Off: replies use none of these, and nothing new is saved.", size="1", color_scheme="gray"
+                ),
+            ),
+            class_name="memory-switch",
+        ),
         error_callout(MemoryState.error),
         notice_callout(MemoryState.notice),
         _add_form(),

@@ -24,6 +24,11 @@ _COMMAND = re.compile(
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MATCH_SHARE = 0.5  # of the shorter text's words, for "forget" to find a memory
+OFF_NOTICE = "Memory is off, so nothing was saved or forgotten: turn on “Use memory” on the Memory page."
+OFF_INSTRUCTION = (
+    "The user asked you to remember or forget something, but their memory is turned off, so nothing changed. "
+    "Tell them they can turn on “Use memory” on the Memory page."
+)
 
 
 @dataclass(frozen=True, slots=True)

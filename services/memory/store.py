@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlmodel import col
 
-from models import MEMORY_CATEGORIES, MEMORY_SOURCES, Memory
+from models import MEMORY_CATEGORIES, MEMORY_SOURCES, Memory, User
 from models.base import utcnow
 from services.auth.roles import require
 from services.config import get_settings
@@ -120,13 +120,32 @@ async def list_memories(
         return [info(r) for r in (await session.execute(statement)).scalars()]
 
 
-async def has_memories(ctx: Ctx) -> bool:
-    """Whether the member keeps any (the turn skips embedding the question when not)."""
+@dataclass(frozen=True, slots=True)
+class MemoryState:
+    enabled: bool  # the member's "Use memory"
+    kept: bool  # they keep at least one memory
+
+
+async def memory_state(ctx: Ctx) -> MemoryState:
+    """One query: whether the member uses memory and keeps any (the turn skips all of it when not)."""
     async with tenant_session(ctx.tenant_id) as session:
-        found = await session.execute(
-            select(col(Memory.id)).where(col(Memory.user_id) == ctx.user_id).limit(1)
-        )
-        return found.first() is not None
+        row = (
+            await session.execute(
+                text(
+                    "SELECT u.memory_enabled, EXISTS (SELECT 1 FROM memories m WHERE m.user_id = u.id) "
+                    "FROM users u WHERE u.id = :u"
+                ),
+                {"u": ctx.user_id},
+            )
+        ).first()
+    return MemoryState(bool(row[0]), bool(row[1])) if row is not None else MemoryState(False, False)
+
+
+async def set_memory_enabled(ctx: Ctx, enabled: bool) -> None:
+    """The member's own switch (their memories stay either way; "Forget everything" deletes them)."""
+    require(ctx, "workspace.use")
+    async with tenant_session(ctx.tenant_id) as session:
+        await session.execute(update(User).where(col(User.id) == ctx.user_id).values(memory_enabled=enabled))
 
 
 async def add_memory(

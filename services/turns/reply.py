@@ -283,6 +283,12 @@ async def _memories(
     its memories, nothing else."""
     try:
         command = memory_explicit.parse(user.text) if user is not None else None
+        state = await memory_store.memory_state(ctx)
+        if not state.enabled:
+            if command is not None:
+                result.notes = [*result.notes, memory_explicit.OFF_NOTICE]
+                result.memory_note = memory_explicit.OFF_INSTRUCTION
+            return  # the member turned memory off: nothing is used or saved
         if command is not None and user is not None:
             if not (await asyncio.shield(stored_user) if stored_user is not None else ""):
                 done = await memory_explicit.apply(
@@ -290,7 +296,7 @@ async def _memories(
                 )
                 result.memory_note = done.instruction
                 result.notes = [*result.notes, done.notice]
-        if not await memory_store.has_memories(ctx):
+        if not (state.kept or command is not None):
             return  # no embedding call for a member who keeps none
         vector = await memory_store.vector_of(ctx, question[:4000]) if question.strip() else None
         result.memories = await memory_select.choose(ctx, vector)

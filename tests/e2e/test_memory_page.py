@@ -180,3 +180,14 @@ async def test_memory_journey(app_server, page: Page, llm: FakeLLMServer, tmp_pa
     await expect(rows).to_have_count(0)
     assert await store.list_memories(ctx) == []
     await _shoot(page, "phone-dark-empty")
+
+    # "Use memory": off, and still off after a reload (the member's own switch, kept on the server).
+    switch = page.get_by_role("switch", name="Use memory")
+    await expect(switch).to_be_checked()
+    await switch.click()
+    await expect(page.get_by_role("status")).to_contain_text("Memory is off")
+    assert (await store.memory_state(ctx)).enabled is False
+    await page.reload()
+    await expect(page.get_by_role("switch", name="Use memory")).not_to_be_checked()
+    await page.get_by_role("switch", name="Use memory").click()
+    await expect(page.get_by_role("status")).to_contain_text("Memory is on")

@@ -208,3 +208,25 @@ async def test_remember_and_forget_in_a_message_take_effect_before_the_reply(  #
     nothing = UserMessage(mid3, mid2, "Forget that I have a cat", new_conversation=False)
     result = await run_turn(ctx, cid, mid2, "mine/m1", on_text=Sink().on_text, user=nothing)
     assert result.notes == ["Nothing in your memory matched “I have a cat”."]
+
+
+async def test_use_memory_off_means_nothing_is_used_or_saved(tenant, embeddings, no_server_providers) -> None:  # type: ignore[no-untyped-def]
+    ctx: Ctx = await member(tenant, embeddings, ["m1"])
+    await store.add_memory(ctx, "I sell handmade soap.")
+    assert (await store.memory_state(ctx)).enabled
+    await store.set_memory_enabled(ctx, False)
+    assert (await store.memory_state(ctx)).enabled is False
+    embeddings.configure(reply="Sure.")
+    cid, mid = uuid.uuid4(), uuid.uuid4()
+    said = UserMessage(mid, None, "Remember that I ship to Spain.", new_conversation=True)
+    result = await run_turn(ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=said)
+    assert not result.failed and result.memories == []
+    sent = system_text(embeddings.chat_requests()[-1].body)
+    assert "soap" not in sent and "memory is turned off" in sent
+    assert result.notes and "Memory is off" in result.notes[0]
+    assert [m.text for m in await store.list_memories(ctx)] == [
+        "I sell handmade soap."
+    ]  # kept, nothing added
+    # Another member's switch is their own.
+    other = await new_ctx(tenant.id, "ola@example.com")
+    assert (await store.memory_state(other)).enabled
