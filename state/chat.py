@@ -74,6 +74,14 @@ def _sources(parts: tuple[dict[str, Any], ...]) -> list[dict[str, str]]:
     return out
 
 
+def _memory_ids(parts: tuple[dict[str, Any], ...]) -> list[str]:
+    """The ids of the memories a reply was given (its "memories" part), for "Used N memories"."""
+    for p in parts:
+        if p.get("type") == "memories" and isinstance(p.get("ids"), list):
+            return [str(i) for i in p["ids"]][:200]
+    return []
+
+
 def msg_dict(step: chat.PathStep, labels: dict[str, str] | None = None) -> dict[str, Any]:
     m = step.message
     failed = m.status == "error"
@@ -91,6 +99,7 @@ def msg_dict(step: chat.PathStep, labels: dict[str, str] | None = None) -> dict[
         "next_id": str(step.next_id) if step.next_id else "",
         "files": _files(m.content_parts),
         "sources": _sources(m.content_parts),
+        "memories": _memory_ids(m.content_parts),
     }
 
 
@@ -98,7 +107,7 @@ def plain_msg_dict(message_id: str, role: str, text: str, **extra: Any) -> dict[
     """A message shown before (or without) being read back from the database."""
     base = {
         "id": message_id, "role": role, "text": text, "status": "complete", "error": "", "detail": "",
-        "model": "", "index": 1, "count": 1, "prev_id": "", "next_id": "", "files": [], "sources": [],
+        "model": "", "index": 1, "count": 1, "prev_id": "", "next_id": "", "files": [], "sources": [], "memories": [],
     }  # fmt: skip
     return {**base, **extra}
 

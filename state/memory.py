@@ -170,6 +170,10 @@ class MemoryState(rx.State):
         self.confirm_forget_all = False
         if await self._run(self._refresh):
             self.loaded = True
+            # "Edit" under a reply's "Used N memories" opens /memory?edit=<id>: that row's editor, if it is theirs.
+            wanted = str(self.router.url.query_parameters.get("edit", ""))[:40]
+            if wanted and any(m["id"] == wanted for m in self.memories):
+                self.editing = wanted
 
     @rx.event
     async def set_enabled(self, on: bool):

@@ -7,6 +7,7 @@ import reflex as rx
 from components.attachments import attach_controls, knowledge_picker, message_files, pending_chips, sources
 from components.chat_io import export_menu_items
 from components.markdown import safe_markdown
+from components.memory_use import used_memories
 from components.shell import signed_in, top_bar
 from components.sidebar import dialogs, sidebar, sidebar_content
 from services.config import get_settings
@@ -160,6 +161,7 @@ def message_view(m: rx.Var) -> rx.Component:
                 ),
                 message_files(m),
                 rx.cond(~is_user, sources(m)),
+                rx.cond(~is_user, used_memories(m)),
                 rx.cond(
                     m["status"] == "unfinished",
                     rx.badge("Unfinished", color_scheme="amber", variant="soft"),

@@ -148,6 +148,21 @@ async def set_memory_enabled(ctx: Ctx, enabled: bool) -> None:
         await session.execute(update(User).where(col(User.id) == ctx.user_id).values(memory_enabled=enabled))
 
 
+async def get_many(ctx: Ctx, memory_ids: list[uuid.UUID]) -> list[MemoryInfo]:
+    """Those of `memory_ids` the member still keeps, in the given order (a forgotten one is simply absent)."""
+    require(ctx, "workspace.use")
+    if not memory_ids:
+        return []
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = (
+            await session.execute(
+                select(Memory).where(col(Memory.id).in_(memory_ids), col(Memory.user_id) == ctx.user_id)
+            )
+        ).scalars()
+        found = {r.id: info(r) for r in rows}
+    return [found[i] for i in memory_ids if i in found]
+
+
 async def add_memory(
     ctx: Ctx,
     body: str,

@@ -191,3 +191,60 @@ async def test_memory_journey(app_server, page: Page, llm: FakeLLMServer, tmp_pa
     await expect(page.get_by_role("switch", name="Use memory")).not_to_be_checked()
     await page.get_by_role("switch", name="Use memory").click()
     await expect(page.get_by_role("status")).to_contain_text("Memory is on")
+
+
+def _asked(llm: FakeLLMServer, question: str) -> str:
+    """The system text of the request that asked `question` (not the title request that follows it)."""
+    for request in reversed(llm.chat_requests()):
+        messages = request.body.get("messages", [])
+        system = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
+        if messages and messages[-1].get("content") == question and "short title" not in system:
+            return system
+    raise AssertionError(f"no request asked {question!r}")
+
+
+async def _ask(page: Page, app_server, question: str) -> None:  # type: ignore[no-untyped-def]
+    await page.get_by_role("link", name="Chat", exact=True).first.click()
+    await page.get_by_role("link", name="New chat").first.click()
+    await page.get_by_label("Message").fill(question)
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".solo-message[data-role='assistant']").last).to_contain_text(
+        "Noted", timeout=30_000
+    )
+
+
+async def test_a_memory_reaches_the_model_shows_under_the_reply_and_follows_edits_and_the_switch(
+    app_server, page: Page, llm: FakeLLMServer
+) -> None:
+    await _sign_up(page, app_server.url("/signup"), "Rosa", f"rosa-{uuid.uuid4().hex[:8]}@example.com")
+    await expect(page).to_have_url(at(app_server, "/"))
+    llm.configure(reply="Noted.")
+    await page.get_by_role("link", name="Memory", exact=True).first.click()
+    await page.get_by_label("Memory", exact=True).fill("I run a bakery in Porto.")
+    await page.get_by_role("button", name="Save").click()
+    await expect(
+        page.locator(".memory-row, li, tr").filter(has_text="I run a bakery in Porto.").first
+    ).to_be_visible()
+
+    await _ask(page, app_server, "What should I post this week?")
+    assert "- I run a bakery in Porto." in _asked(llm, "What should I post this week?")
+    reply = page.locator(".solo-message[data-role='assistant']").last
+    await reply.get_by_role("button", name="Used 1 memory").click()
+    await expect(reply.get_by_text("I run a bakery in Porto.")).to_be_visible()
+    await _shoot(page, "used-under-reply")
+    await reply.get_by_role("link", name="Edit I run a bakery in Porto.").click()
+    await expect(page).to_have_url(re.compile(r"/memory\?edit=[0-9a-f-]{36}$"))
+    editor = page.get_by_role("textbox").filter(has_text="I run a bakery in Porto.")
+    await editor.fill("I run two bakeries in Porto.")
+    await page.get_by_role("button", name="Save", exact=True).last.click()
+    await expect(page.get_by_text("I run two bakeries in Porto.")).to_be_visible()
+
+    await _ask(page, app_server, "Any ideas for a promotion?")
+    system = _asked(llm, "Any ideas for a promotion?")
+    assert "- I run two bakeries in Porto." in system and "a bakery in Porto" not in system
+
+    await page.get_by_role("link", name="Memory", exact=True).first.click()
+    await page.get_by_role("switch", name="Use memory").click()
+    await expect(page.get_by_role("status")).to_contain_text("Memory is off")
+    await _ask(page, app_server, "And for the summer?")
+    assert "<memory>" not in _asked(llm, "And for the summer?")
