@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -548,7 +548,15 @@ def main() -> None:
         args.chunks, args.files, args.pages, args.upload_mb, args.queries = 5_000, 200, 60, 50, 50
     args.scope = min(args.scope, args.files)
     os.chdir(ROOT)  # the ingestion job runs `python -m services.knowledge.extract_proc`
-    folder = Path(tempfile.mkdtemp(prefix="solo-bench-knowledge-"))
+    started = time.perf_counter()
+    with_fake_and_database("solo-bench-knowledge-", lambda socket_dir, folder: run(socket_dir, folder, args))
+    print(f"\n(bench ran {time.perf_counter() - started:.0f} s)")
+
+
+def with_fake_and_database(prefix: str, body: Callable[[Path, Path], Coroutine[Any, Any, None]]) -> None:
+    """Run `body(socket_dir, folder)` with the fake embeddings server in a child process and this bench's fresh
+    database pointed at it; afterwards the database is dropped and the temporary folder removed."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     fake = subprocess.Popen(
         [sys.executable, "-c", FAKE, str(port)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -558,9 +566,7 @@ def main() -> None:
         assert fake.stdout is not None and fake.stdout.readline().strip() == b"ready"
         socket_dir = start_server()
         prepare(socket_dir, folder / "files", f"http://127.0.0.1:{port}/v1")
-        started = time.perf_counter()
-        asyncio.run(run(socket_dir, folder, args))
-        print(f"\n(bench ran {time.perf_counter() - started:.0f} s)")
+        asyncio.run(body(socket_dir, folder))
     finally:
         if fake.stdin is not None:
             fake.stdin.close()

@@ -13,23 +13,18 @@ Run: `make bench-memory` (`BENCH_ARGS="--memories 200 --queries 50"` for a short
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.chat_db import Words, p95, start_server  # noqa: E402
-from bench.knowledge import FAKE, make_users, prepare, reset_database  # noqa: E402
-from bench.startup import free_port  # noqa: E402
+from bench.chat_db import Words, p95  # noqa: E402
+from bench.knowledge import make_users, with_fake_and_database  # noqa: E402
 
 TARGET_MS = 15.0
 CATEGORIES = ("profile", "preference", "goal", "business", "other")
@@ -88,24 +83,7 @@ def main() -> None:
     os.environ.update(
         {"MEMORY_MAX_COUNT": str(args.memories + 10), "MEMORY_MAX_TOKENS": str(args.memories * 100)}
     )
-    folder = Path(tempfile.mkdtemp(prefix="solo-bench-memory-"))
-    port = free_port()
-    fake = subprocess.Popen(
-        [sys.executable, "-c", FAKE, str(port)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    socket_dir: Path | None = None
-    try:
-        assert fake.stdout is not None and fake.stdout.readline().strip() == b"ready"
-        socket_dir = start_server()
-        prepare(socket_dir, folder / "files", f"http://127.0.0.1:{port}/v1")
-        asyncio.run(run(args.memories, args.queries))
-    finally:
-        if fake.stdin is not None:
-            fake.stdin.close()
-        fake.wait(10)
-        if socket_dir is not None:
-            reset_database(socket_dir, create=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with_fake_and_database("solo-bench-memory-", lambda _socket, _folder: run(args.memories, args.queries))
 
 
 if __name__ == "__main__":
