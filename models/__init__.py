@@ -23,7 +23,7 @@ from models.files import (
 )
 from models.jobs import JOB_STATUSES, JobRecord
 from models.llm import TenantProvider
-from models.memory import MEMORY_CATEGORIES, MEMORY_SOURCES, Memory
+from models.memory import MEMORY_CATEGORIES, MEMORY_SOURCES, Memory, MemoryExtraction
 from models.tenant import ACCENT_COLORS, Tenant
 from models.user import (
     ROLES,
@@ -63,6 +63,7 @@ TENANT_OWNED_TABLES = (
     "message_citations",
     "conversation_collections",
     "memories",
+    "memory_extractions",
 )
 
 # Tables with a `tenant_id` column that are deliberately NOT under row-level security. `jobs`: the worker serves
@@ -96,6 +97,7 @@ __all__ = [
     "Invitation",
     "JobRecord",
     "Memory",
+    "MemoryExtraction",
     "Message",
     "MessageCitation",
     "MessageFile",

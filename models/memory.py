@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Column, Index, Text
 from sqlalchemy import text as sql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.base import fk, id_field, tenant_fk, ts
@@ -53,3 +55,35 @@ class Memory(SQLModel, table=True):
     created_at: datetime = ts()
     updated_at: datetime = ts()
     last_used_at: datetime | None = ts(nullable=True)
+
+
+class MemoryExtraction(SQLModel, table=True):
+    """One run of the extraction job (services/memory/extract.py, migration 0013): what it read and did.
+
+    `through_at`: the newest message it read (the next run of the conversation reads only newer ones).
+    `operations`: `{"op": "add" | "update" | "delete", "memory_id": ...}` or `{"op": "skip", "why": ...}`; kinds
+    and ids only, never the text."""
+
+    __tablename__ = "memory_extractions"
+    __table_args__ = (
+        Index("ix_memory_extractions_conversation", "conversation_id", sql("through_at DESC")),
+        Index("ix_memory_extractions_user", "user_id", sql("created_at DESC")),
+        CheckConstraint("status IN ('done', 'failed')", name="ck_memory_extractions_status"),
+    )
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = tenant_fk()
+    user_id: uuid.UUID = fk("users", index=False)
+    conversation_id: uuid.UUID = fk("conversations", index=False)
+    through_at: datetime = ts()
+    status: str = Field(max_length=20)
+    model: str = Field(default="", max_length=250)
+    messages: int = 0
+    input_tokens: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    operations: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=sql("'[]'::jsonb"))
+    )
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = ts()

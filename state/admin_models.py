@@ -1,5 +1,5 @@
-"""Admin → Models: the workspace's providers (keys never sent back), enabled models, the default, and the
-embeddings model of its knowledge search."""
+"""Admin → Models: the workspace's providers (keys never sent back), enabled models, the default, the
+embeddings model of its knowledge search, and its memory (on or off, and the memory model)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from services import ai_catalog
 from services.context import Ctx
 from services.errors import ServiceError
 from services.knowledge import embed
+from services.memory import settings as memory_settings
 from state.session import require_user
 
 SERVER_DEFAULT = ""  # the provider select's value for "the server's choice"
@@ -50,6 +51,11 @@ class AdminModelsState(rx.State):
     emb_saving: bool = False
     emb_form_key: int = 0
     _emb_summary: str = ""
+    # Memory: on for the workspace, and the model that extracts memories ("" = each conversation's own).
+    mem_enabled: bool = True
+    mem_model: str = ""
+    mem_error: str = ""
+    mem_notice: str = ""
 
     async def _refresh_embeddings(self, ctx: Ctx) -> None:
         choice = await embed.current_choice(ctx)
@@ -95,10 +101,13 @@ class AdminModelsState(rx.State):
         ]
         self.default = cat.default or ""
         await self._refresh_embeddings(ctx)
+        chosen = await memory_settings.current(ctx)
+        self.mem_enabled, self.mem_model = chosen.enabled, chosen.model
 
     def _clear(self) -> None:
         self.error = self.notice = self.add_error = self.add_notice = ""
         self.emb_error = self.emb_notice = ""
+        self.mem_error = self.mem_notice = ""
         self.add_unreachable = False
 
     @rx.event
@@ -240,3 +249,44 @@ class AdminModelsState(rx.State):
         else:
             what = self._emb_summary or "none, keyword search only"
             self.emb_notice = f"Saved: this workspace uses the server's default ({what})."
+
+    @rx.event
+    async def set_memory_enabled(self, on: bool):
+        """The switch (saved with "Save memory settings")."""
+        try:
+            await require_user(self, "models.manage")
+        except ServiceError as exc:
+            self.mem_error = str(exc)
+            return
+        self.mem_enabled = bool(on)
+
+    @rx.event
+    async def choose_memory_model(self, key: str):
+        try:
+            await require_user(self, "models.manage")
+        except ServiceError as exc:
+            self.mem_error = str(exc)
+            return
+        if key == "" or any(m["key"] == key for m in self.models):
+            self.mem_model = key
+
+    @rx.event
+    async def save_memory(self):
+        self._clear()
+        try:
+            ctx = await require_user(self, "models.manage")
+            chosen = await memory_settings.set_workspace_memory(
+                ctx, enabled=self.mem_enabled, model=self.mem_model
+            )
+        except ServiceError as exc:
+            self.mem_error = str(exc)
+            return
+        self.mem_enabled, self.mem_model = chosen.enabled, chosen.model
+        if not chosen.enabled:
+            self.mem_notice = (
+                "Saved: memory is off for everyone in this workspace. Members' memories are kept, unused."
+            )
+        else:
+            label = next((m["label"] for m in self.models if m["key"] == chosen.model), chosen.model)
+            model = label or "each conversation's own model"
+            self.mem_notice = f"Saved: memory is on; memories are extracted with {model}."

@@ -92,7 +92,12 @@ def row_of(m: store.MemoryInfo) -> dict[str, str]:
         "pinned": "yes" if m.pinned else "",
         "created": m.created_at.strftime("%Y-%m-%d"),
         "used": used_text(m.times_used, m.last_used_at),
-        "conversation": f"/c/{m.conversation_id}" if m.conversation_id else "",
+        # The message it came from, opened on its branch (the chat page's ?m=), else its conversation.
+        "conversation": (
+            f"/c/{m.conversation_id}" + (f"?m={m.message_id}" if m.message_id else "")
+            if m.conversation_id
+            else ""
+        ),
     }
 
 
@@ -129,6 +134,7 @@ class MemoryState(rx.State):
     edit_error: str = ""
     confirm_forget_all: bool = False
     enabled: bool = True  # the member's "Use memory"
+    workspace_on: bool = True  # the workspace's admins leave memory on
 
     # Helpers ----------------------------------------------------------------------------------------------
 
@@ -148,7 +154,8 @@ class MemoryState(rx.State):
         return True
 
     async def _refresh(self, ctx: Ctx) -> None:
-        self.enabled = (await store.memory_state(ctx)).enabled
+        state = await store.memory_state(ctx)
+        self.enabled, self.workspace_on = state.enabled, state.workspace
         category = self.category if self.category in MEMORY_CATEGORIES else ""
         found = await store.list_memories(ctx, query=self.query, category=category, limit=_all())
         self.memories = [row_of(m) for m in found]

@@ -1,4 +1,5 @@
-"""/admin/models: owners and admins choose which models their workspace offers, and its embeddings model."""
+"""/admin/models: owners and admins choose which models their workspace offers, its embeddings model, and its
+memory settings."""
 
 from __future__ import annotations
 
@@ -297,6 +298,59 @@ def _embeddings() -> rx.Component:
     )
 
 
+def _memory() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            "The assistant remembers what members tell it about themselves and uses it in later chats. Each "
+            "member sees and edits their own memories on their Memory page; admins cannot read them.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.el.label(
+            rx.hstack(
+                rx.switch(
+                    checked=AdminModelsState.mem_enabled,
+                    on_change=AdminModelsState.set_memory_enabled,
+                    id="field-mem_enabled",
+                ),
+                rx.text("Memory for this workspace", size="2", weight="medium"),
+                align="center",
+                spacing="2",
+            ),
+        ),
+        rx.vstack(
+            rx.el.label("Memory model", html_for="field-mem_model", class_name="solo-label"),
+            rx.el.select(
+                rx.el.option("The conversation's own model", value=""),
+                rx.foreach(
+                    AdminModelsState.models,
+                    lambda m: rx.cond(m["enabled"] == "yes", rx.el.option(m["label"], value=m["key"])),
+                ),
+                id="field-mem_model",
+                value=AdminModelsState.mem_model,
+                on_change=AdminModelsState.choose_memory_model,
+                disabled=~AdminModelsState.mem_enabled,
+                class_name="rt-reset",
+                style={**SELECT_STYLE, "max_width": "100%"},
+            ),
+            rx.text(
+                "Reads new messages after a few turns or a quiet pause and decides what to keep; a small, "
+                "cheap model is enough.",
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="1",
+            width="100%",
+            max_width="560px",
+        ),
+        error_callout(AdminModelsState.mem_error),
+        notice_callout(AdminModelsState.mem_notice),
+        rx.button("Save memory settings", on_click=AdminModelsState.save_memory),
+        spacing="3",
+        width="100%",
+    )
+
+
 def _remove_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
@@ -348,6 +402,12 @@ def _body() -> rx.Component:
                     width="100%",
                     role="region",
                     aria_label="Embeddings",  # the heading's text: tests and screen readers find it by it
+                ),
+                rx.card(
+                    rx.vstack(rx.heading("Memory", size="4"), _memory(), width="100%"),
+                    width="100%",
+                    role="region",
+                    aria_label="Memory",
                 ),
                 rx.card(
                     rx.vstack(rx.heading("Add a provider", size="4"), _add_form(), width="100%"), width="100%"

@@ -305,6 +305,17 @@ def _body() -> rx.Component:
             ),
             class_name="memory-switch",
         ),
+        rx.cond(
+            ~MemoryState.workspace_on,
+            rx.callout(
+                "Memory is turned off in this workspace by its admins: replies use none of these and nothing "
+                "new is saved. What is kept here stays yours to see, edit, export or forget.",
+                icon="info",
+                color_scheme="amber",
+                size="1",
+                id="memory-workspace-off",
+            ),
+        ),
         error_callout(MemoryState.error),
         notice_callout(MemoryState.notice),
         _add_form(),

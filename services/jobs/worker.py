@@ -28,7 +28,7 @@ from services.jobs.queue import purge_finished, run_once
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = ["services.knowledge.ingest"]
+HANDLER_MODULES = ["services.knowledge.ingest", "services.memory.extract"]
 POLL_SECONDS = 0.5  # how often an idle loop looks for due jobs (one indexed query)
 GRACE_SECONDS = 10.0
 PURGE_EVERY = 3600.0

@@ -34,6 +34,7 @@ from services.files import collections, records
 from services.files.sniff import IMAGE_KINDS
 from services.files.storage import get_storage
 from services.knowledge.chunk import count_tokens
+from services.knowledge.embed import QuestionVector
 from services.knowledge.search import search
 from services.llm import ImagePart
 
@@ -152,8 +153,10 @@ async def gather(
     attached: list[records.FileInfo],
     *,
     collection_ids: list[uuid.UUID] | None = None,
+    vector: QuestionVector | None = None,
 ) -> TurnKnowledge:
-    """`collection_ids`: the collections to search, for a conversation not stored yet (else read from it)."""
+    """`collection_ids`: the collections to search, for a conversation not stored yet (else read from it).
+    `vector`: the turn's shared embedding of the question."""
     settings = get_settings()
     knowledge = TurnKnowledge()
     documents: dict[uuid.UUID, records.FileInfo] = {}
@@ -193,7 +196,7 @@ async def gather(
             search_scope.append(f.id)
     if search_scope and question.strip():
         budget = settings.knowledge_context_tokens
-        found = await search(ctx, question, file_ids=search_scope, k=12)
+        found = await search(ctx, question, file_ids=search_scope, k=12, vector=vector)
         for hit in found.hits:
             cost = hit.tokens or count_tokens(hit.text)
             if cost > budget:

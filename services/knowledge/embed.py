@@ -374,3 +374,41 @@ async def current_choice(ctx: Ctx) -> EmbeddingsChoice:
     else:
         current, problem, source = server, server_problem, "server" if server is not None else "none"
     return EmbeddingsChoice(source, _summary(current), _summary(server), providers, problem)
+
+
+# A turn's question ------------------------------------------------------------------------------------------
+
+QUESTION_CHARS = 8000  # the start of a long message is what it asks
+
+
+async def question_vector(ctx: Ctx, question: str) -> str | None:
+    """The question's embedding with the tenant's model, as a vector literal (None: no model, or it failed)."""
+    cfg = await embeddings_config(ctx.tenant_id)
+    if cfg is None or not question.strip():
+        return None
+    try:
+        from services.knowledge.ingest import vector_literal  # ingest builds on this module
+
+        return vector_literal((await embed(cfg, [question[:QUESTION_CHARS]]))[0])
+    except EmbeddingError as exc:
+        log.warning("the question could not be embedded (keywords and recency only): %s", exc)
+        return None
+
+
+class QuestionVector:
+    """The turn's question embedded once, when first wanted, for every part of the turn that wants it (the
+    memories and the knowledge search): one embeddings request, not one each. A caller cancelled while waiting
+    does not cancel it for the others."""
+
+    def __init__(self, ctx: Ctx, question: str) -> None:
+        self._ctx, self._question = ctx, question
+        self._task: asyncio.Future[str | None] | None = None
+
+    @property
+    def question(self) -> str:
+        return self._question
+
+    async def get(self) -> str | None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(question_vector(self._ctx, self._question))
+        return await asyncio.shield(self._task)

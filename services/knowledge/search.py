@@ -26,7 +26,7 @@ from services.auth.roles import require
 from services.context import Ctx
 from services.db import tenant_session
 from services.files import records
-from services.knowledge.embed import EmbeddingError, embed, embeddings_config
+from services.knowledge.embed import QuestionVector
 
 log = logging.getLogger("solo.knowledge")
 
@@ -106,20 +106,6 @@ def keyword_tiers(question: str) -> list[str]:
     return tiers
 
 
-async def _question_vector(ctx: Ctx, question: str) -> str | None:
-    """The question's embedding with the tenant's model, as a vector literal (None: keywords only)."""
-    cfg = await embeddings_config(ctx.tenant_id)
-    if cfg is None or not question.strip():
-        return None
-    try:
-        from services.knowledge.ingest import vector_literal
-
-        return vector_literal((await embed(cfg, [question[:8000]]))[0])
-    except EmbeddingError as exc:
-        log.warning("question embedding failed, searching by keywords only: %s", exc)
-        return None
-
-
 def fuse(ranked: list[tuple[uuid.UUID, int]], k: int) -> list[tuple[uuid.UUID, float]]:
     """Reciprocal rank fusion of (chunk, place) rows of both halves: a chunk scores the sum of
     1 / (RRF_K + place) over the lists it is in; the best k, ties by id."""
@@ -141,9 +127,17 @@ async def _half(
         return [(r[0], int(r[1])) for r in rows.all()]
 
 
-async def search(ctx: Ctx, question: str, *, file_ids: list[uuid.UUID], k: int = 8) -> Results:
+async def search(
+    ctx: Ctx,
+    question: str,
+    *,
+    file_ids: list[uuid.UUID],
+    k: int = 8,
+    vector: QuestionVector | None = None,
+) -> Results:
     """The halves run side by side on two connections: the keyword half as soon as the scope is checked, the
-    vector half once the question is also embedded (with a remote model, the slow part)."""
+    vector half once the question is also embedded (with a remote model, the slow part). `vector`: the turn's
+    shared embedding of this question (else it is embedded here)."""
     require(ctx, "workspace.use")
     results = Results()
     terms = keyword_query(question)
@@ -151,19 +145,20 @@ async def search(ctx: Ctx, question: str, *, file_ids: list[uuid.UUID], k: int =
     if not file_ids or not (terms or question.strip()):
         return results
     checking = asyncio.ensure_future(records.readable_ids(ctx, file_ids))
+    embedding = vector if vector is not None else QuestionVector(ctx, question)
 
     async def by_vector() -> tuple[str | None, list[tuple[uuid.UUID, int]]]:
-        vector = await _question_vector(ctx, question)
-        return vector, await _half(ctx, await checking, [], vector) if vector else []
+        literal = await embedding.get()
+        return literal, await _half(ctx, await checking, [], literal) if literal else []
 
     async def by_keywords() -> list[tuple[uuid.UUID, int]]:
         return await _half(ctx, await checking, tiers, None)
 
     try:
-        keyword_rows, (vector, vector_rows) = await asyncio.gather(by_keywords(), by_vector())
+        keyword_rows, (literal, vector_rows) = await asyncio.gather(by_keywords(), by_vector())
     finally:
         checking.cancel()  # done by now, unless a half failed first
-    results.keyword_only = vector is None
+    results.keyword_only = literal is None
     best = fuse(keyword_rows + vector_rows, k)
     if not best:
         return results

@@ -25,9 +25,14 @@ _COMMAND = re.compile(
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MATCH_SHARE = 0.5  # of the shorter text's words, for "forget" to find a memory
 OFF_NOTICE = "Memory is off, so nothing was saved or forgotten: turn on “Use memory” on the Memory page."
+WORKSPACE_OFF_NOTICE = "Memory is turned off in this workspace, so nothing was saved or forgotten."
 OFF_INSTRUCTION = (
     "The user asked you to remember or forget something, but their memory is turned off, so nothing changed. "
     "Tell them they can turn on “Use memory” on the Memory page."
+)
+WORKSPACE_OFF_INSTRUCTION = (
+    "The user asked you to remember or forget something, but memory is turned off in this workspace, so nothing "
+    "changed. Tell them so."
 )
 
 
@@ -56,15 +61,15 @@ def parse(message: str) -> Command | None:
     return Command(found.group("verb").lower(), what)
 
 
-def _words(value: str) -> set[str]:
+def words(value: str) -> set[str]:
     return {w for w in _WORD.findall(value.lower()) if len(w) > 1}
 
 
 def closest(memories: list[store.MemoryInfo], what: str) -> store.MemoryInfo | None:
     """The memory sharing the most words with `what`, if they share at least half of the shorter's words."""
-    wanted, best, best_share = _words(what), None, 0.0
+    wanted, best, best_share = words(what), None, 0.0
     for memory in memories:
-        have = _words(memory.text)
+        have = words(memory.text)
         if not wanted or not have:
             continue
         share = len(wanted & have) / min(len(wanted), len(have))

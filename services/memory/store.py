@@ -34,6 +34,8 @@ log = logging.getLogger("solo.memory")
 MAX_CHARS = 500
 MAX_KEY = 80
 NOT_FOUND = "That memory does not exist (it may have been forgotten already)."
+# The `vector` of add_memory / edit_memory: embed the text now (else: a vector literal, or None for none).
+EMBED = "embed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,21 +126,31 @@ async def list_memories(
 class MemoryState:
     enabled: bool  # the member's "Use memory"
     kept: bool  # they keep at least one memory
+    workspace: bool = True  # the workspace's admins leave memory on (services/memory/settings.py)
+
+    @property
+    def on(self) -> bool:
+        """Memories are used and extracted for this member now."""
+        return self.enabled and self.workspace
 
 
 async def memory_state(ctx: Ctx) -> MemoryState:
-    """One query: whether the member uses memory and keeps any (the turn skips all of it when not)."""
+    """One query: whether the member (and their workspace) use memory and whether they keep any (the turn skips
+    all of it when not)."""
     async with tenant_session(ctx.tenant_id) as session:
         row = (
             await session.execute(
                 text(
-                    "SELECT u.memory_enabled, EXISTS (SELECT 1 FROM memories m WHERE m.user_id = u.id) "
-                    "FROM users u WHERE u.id = :u"
+                    "SELECT u.memory_enabled, EXISTS (SELECT 1 FROM memories m WHERE m.user_id = u.id), "
+                    "coalesce(t.config -> 'memory' ->> 'enabled', 'true') <> 'false' "
+                    "FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = :u"
                 ),
                 {"u": ctx.user_id},
             )
         ).first()
-    return MemoryState(bool(row[0]), bool(row[1])) if row is not None else MemoryState(False, False)
+    if row is None:
+        return MemoryState(False, False, False)
+    return MemoryState(bool(row[0]), bool(row[1]), bool(row[2]))
 
 
 async def set_memory_enabled(ctx: Ctx, enabled: bool) -> None:
@@ -173,13 +185,15 @@ async def add_memory(
     pinned: bool = False,
     conversation_id: uuid.UUID | None = None,
     message_id: uuid.UUID | None = None,
+    vector: str | None = EMBED,
 ) -> MemoryInfo:
     require(ctx, "workspace.use")
     body, category = clean_text(body), _category(category)
     if source not in MEMORY_SOURCES:
         raise ValidationError(f"Unknown memory source {source!r}.")
     tokens = count_tokens(body)
-    vector = await vector_of(ctx, body)  # before the transaction: no session is held across the HTTP call
+    if vector == EMBED:  # before the transaction: no session is held across the HTTP call
+        vector = await vector_of(ctx, body)
     settings = get_settings()
     async with tenant_session(ctx.tenant_id) as session:
         # One member's additions one at a time, so that two at once cannot both pass the limits.
@@ -226,11 +240,18 @@ async def _mine(session: Any, ctx: Ctx, memory_id: uuid.UUID) -> Memory:
 
 
 async def edit_memory(
-    ctx: Ctx, memory_id: uuid.UUID, body: str, *, category: str | None = None, key: str | None = None
+    ctx: Ctx,
+    memory_id: uuid.UUID,
+    body: str,
+    *,
+    category: str | None = None,
+    key: str | None = None,
+    vector: str | None = EMBED,
 ) -> MemoryInfo:
     require(ctx, "workspace.use")
     body = clean_text(body)
-    vector = await vector_of(ctx, body)
+    if vector == EMBED:
+        vector = await vector_of(ctx, body)
     async with tenant_session(ctx.tenant_id) as session:
         row = await _mine(session, ctx, memory_id)
         tokens = count_tokens(body)

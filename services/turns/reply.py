@@ -28,8 +28,10 @@ from services.context import Ctx
 from services.errors import ServiceError
 from services.files import collections, records
 from services.knowledge import context as knowledge_context
+from services.knowledge.embed import QuestionVector
 from services.llm import ChatMessage, Provider, vision
 from services.memory import explicit as memory_explicit
+from services.memory import extract as memory_extract
 from services.memory import select as memory_select
 from services.memory import store as memory_store
 from services.streaming import ReplyOutcome, run_reply
@@ -65,6 +67,7 @@ class TurnResult:
     cited: list[dict[str, Any]] = field(default_factory=list)  # citation parts stored with the reply
     memories: list[memory_select.Chosen] = field(default_factory=list)  # the member's memories the model got
     memory_note: str = ""  # what a "remember"/"forget that ..." in the message did, for the model
+    learn: bool = False  # the message may teach something about the member: extraction counts this turn
 
     @property
     def error(self) -> str:
@@ -213,13 +216,14 @@ async def _knowledge(
     question: str,
     attached: list[records.FileInfo],
     user: UserMessage | None,
+    vector: QuestionVector | None = None,
 ) -> knowledge_context.TurnKnowledge:
     """The turn's sources; a failure to read the files is told to the user, and the reply goes on without."""
     new = user is not None and user.new_conversation
     try:
         return await knowledge_context.gather(
             ctx, conversation_id, question, attached,
-            collection_ids=list(user.collections) if user is not None and new else None,
+            collection_ids=list(user.collections) if user is not None and new else None, vector=vector,
         )  # fmt: skip
     except Exception as exc:
         found = knowledge_context.TurnKnowledge()
@@ -272,7 +276,7 @@ def memory_part(memories: Sequence[memory_select.Chosen]) -> list[dict[str, Any]
 
 async def _memories(
     ctx: Ctx,
-    question: str,
+    vector: QuestionVector,
     result: TurnResult,
     conversation_id: uuid.UUID | None = None,
     user: UserMessage | None = None,
@@ -284,11 +288,18 @@ async def _memories(
     try:
         command = memory_explicit.parse(user.text) if user is not None else None
         state = await memory_store.memory_state(ctx)
-        if not state.enabled:
+        if not state.on:
             if command is not None:
-                result.notes = [*result.notes, memory_explicit.OFF_NOTICE]
-                result.memory_note = memory_explicit.OFF_INSTRUCTION
-            return  # the member turned memory off: nothing is used or saved
+                mine = state.workspace  # else the workspace's admins turned it off
+                result.notes = [
+                    *result.notes,
+                    memory_explicit.OFF_NOTICE if mine else memory_explicit.WORKSPACE_OFF_NOTICE,
+                ]
+                result.memory_note = (
+                    memory_explicit.OFF_INSTRUCTION if mine else memory_explicit.WORKSPACE_OFF_INSTRUCTION
+                )
+            return  # the member (or the workspace) turned memory off: nothing is used or saved
+        result.learn = user is not None and command is None and memory_extract.about_self(user.text)
         if command is not None and user is not None:
             if not (await asyncio.shield(stored_user) if stored_user is not None else ""):
                 done = await memory_explicit.apply(
@@ -298,10 +309,24 @@ async def _memories(
                 result.notes = [*result.notes, done.notice]
         if not (state.kept or command is not None):
             return  # no embedding call for a member who keeps none
-        vector = await memory_store.vector_of(ctx, question[:4000]) if question.strip() else None
-        result.memories = await memory_select.choose(ctx, vector)
+        result.memories = await memory_select.choose(ctx, await vector.get())
     except Exception:
         log.exception("choosing memories failed; the reply goes on without them")
+
+
+async def _after_reply(ctx: Ctx, conversation_id: uuid.UUID, result: TurnResult) -> None:
+    """Once the reply is stored: count the memories it used, and the turn towards the conversation's memory
+    extraction (a job that runs later, never before or during a reply). Failures are only logged."""
+    reply = result.reply
+    if reply is None:
+        return
+    try:
+        if result.memories:
+            await memory_store.mark_used(ctx, [m.id for m in result.memories])
+        if result.learn and result.outcome.status == "complete":
+            await memory_extract.schedule(ctx, conversation_id, reply.id)
+    except Exception:
+        log.exception("recording a reply's memories failed")
 
 
 async def run_turn(
@@ -353,14 +378,15 @@ async def run_turn(
         stage = "preparing the model"
         try:
             reading = asyncio.ensure_future(_history(ctx, conversation_id, parent_id, user))
+            asked = QuestionVector(ctx, user.text) if user is not None else None  # embedded once, if wanted
             gathering = (
-                asyncio.ensure_future(_knowledge(ctx, conversation_id, user.text, attached, user))
+                asyncio.ensure_future(_knowledge(ctx, conversation_id, user.text, attached, user, asked))
                 if user is not None
                 else None
             )
             recalling = (
-                asyncio.ensure_future(_memories(ctx, user.text, result, conversation_id, user, stored_user))
-                if user is not None
+                asyncio.ensure_future(_memories(ctx, asked, result, conversation_id, user, stored_user))
+                if user is not None and asked is not None
                 else None
             )
             try:  # the branch is read (and the files searched) while the provider is resolved
@@ -368,8 +394,11 @@ async def run_turn(
                 history = await reading
                 if gathering is None:
                     question = history.messages[-1].content if history.messages else ""
-                    gathering = asyncio.ensure_future(_knowledge(ctx, conversation_id, question, [], None))
-                    recalling = asyncio.ensure_future(_memories(ctx, question, result))
+                    asked = QuestionVector(ctx, question)
+                    gathering = asyncio.ensure_future(
+                        _knowledge(ctx, conversation_id, question, [], None, asked)
+                    )
+                    recalling = asyncio.ensure_future(_memories(ctx, asked, result))
                 gathered = await _unless_stopped(gathering, stop_check)
                 if recalling is not None:
                     await recalling
@@ -412,11 +441,8 @@ async def run_turn(
         await _settle(ctx, conversation_id, parent_id, model_key, result, stored_user, replaces)
         if result.reply is not None and history is not None:
             _remember(ctx, conversation_id, result.reply, history)
-        if result.reply is not None and result.memories:
-            try:
-                await memory_store.mark_used(ctx, [m.id for m in result.memories])
-            except Exception:
-                log.exception("recording which memories a reply used failed")
+        if result.reply is not None:
+            await _after_reply(ctx, conversation_id, result)
     except asyncio.CancelledError:
         # Browser gone or server stopping: keep all the text received, marked unfinished, then go on.
         if outcome.status == "complete":

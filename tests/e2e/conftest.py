@@ -132,6 +132,10 @@ def app_server(
         "EMBEDDINGS_PROVIDER": "fake",
         "EMBEDDINGS_MODEL": "fake-embed",
         "EMBEDDINGS_DIM": "64",
+        # Memory extraction runs only when a test makes its job due (a stray run would add a request to the
+        # fake provider in the middle of another test).
+        "MEMORY_EXTRACT_EVERY": "1000",
+        "MEMORY_EXTRACT_QUIET_SECONDS": "86400",
         "LLM_ENDPOINTS": json.dumps(
             [
                 {

@@ -126,3 +126,41 @@ async def test_owner_sets_embeddings_and_storage_quota(app_server, page: Page, l
     await expect(section.locator("#embeddings-current")).to_contain_text("chosen for this workspace")
     await section.scroll_into_view_if_needed()
     await page.screenshot(path=str(SHOTS / "knowledge-admin-embeddings-phone.png"))
+
+
+async def test_owner_turns_memory_off_for_the_workspace_and_picks_the_memory_model(
+    app_server, page: Page, llm: FakeLLMServer
+) -> None:
+    from services.memory import settings as memory_settings
+
+    _host, tenant_id = await _owner_signed_in(app_server, page, "madm")
+    await page.get_by_role("link", name="Models").first.click()
+    section = page.get_by_role("region", name="Memory")
+    switch = section.get_by_role("switch")
+    await expect(switch).to_be_checked()
+    await expect(section.get_by_label("Memory model")).to_have_value("")
+
+    await switch.click()
+    await section.get_by_role("button", name="Save memory settings").click()
+    await expect(section.get_by_role("status")).to_contain_text(
+        "memory is off for everyone in this workspace"
+    )
+    assert not (await memory_settings.workspace_memory(uuid.UUID(tenant_id))).enabled
+    # A member's Memory page says so (the owner is a member too).
+    await page.get_by_role("link", name="Memory", exact=True).first.click()
+    await expect(page.locator("#memory-workspace-off")).to_contain_text("turned off in this workspace")
+
+    await page.get_by_role("link", name="Models").first.click()
+    section = page.get_by_role("region", name="Memory")
+    await expect(section.get_by_role("switch")).not_to_be_checked()
+    await section.get_by_role("switch").click()
+    await section.get_by_label("Memory model").select_option(label="Fake AI · fake-model")
+    await section.get_by_role("button", name="Save memory settings").click()
+    await expect(section.get_by_role("status")).to_have_text(
+        "Saved: memory is on; memories are extracted with Fake AI · fake-model."
+    )
+    await section.screenshot(path=str(SHOTS / "memory-admin-settings.png"))
+    await page.reload()
+    section = page.get_by_role("region", name="Memory")
+    await expect(section.get_by_label("Memory model")).to_have_value("fake/fake-model")
+    await expect(section.get_by_role("switch")).to_be_checked()

@@ -248,3 +248,76 @@ async def test_a_memory_reaches_the_model_shows_under_the_reply_and_follows_edit
     await expect(page.get_by_role("status")).to_contain_text("Memory is off")
     await _ask(page, app_server, "And for the summer?")
     assert "<memory>" not in _asked(llm, "And for the summer?")
+
+
+async def test_a_fact_said_in_chat_is_learnt_in_the_background_and_only_its_member_sees_it(
+    app_server, browser, page: Page, llm: FakeLLMServer
+) -> None:
+    from sqlalchemy import text
+
+    from services.memory import extract
+    from tests.services.test_memory_extract import script
+
+    async with global_session() as session:
+        t = await tenants.create_tenant(session, name="Learn", slug=unique_slug("lrn"), accent_color="teal")
+    host = f"{t.slug}.localhost"
+    await make_user(t.id, f"owner-{uuid.uuid4().hex[:6]}@example.com", password=PASSWORD, name="Otto Owner")
+    email = f"dina-{uuid.uuid4().hex[:8]}@example.com"
+    await _sign_up(page, app_server.url("/signup", host=host), "Dina", email)
+    await expect(page).to_have_url(at(app_server, "/", host=host))
+    learnt = "The user coaches dentists in Lisbon."
+    llm.configure(
+        reply="Noted.",
+        tool_calls=script(
+            lambda _: [{"op": "add", "text": learnt, "category": "business", "key": "clients"}]
+        ),
+    )
+    await page.get_by_label("Message").fill("I coach dentists in Lisbon. What should I write about?")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".solo-message[data-role='assistant']").last).to_contain_text(
+        "Noted", timeout=30_000
+    )
+    await expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
+    conversation = uuid.UUID(page.url.rsplit("/", 1)[1])
+    # The reply scheduled the conversation's extraction (in a quiet period); the app's own worker runs it once
+    # it is due: here, at once.
+    async with global_session() as session:
+        due = await session.execute(
+            text("UPDATE jobs SET run_at = now() WHERE dedupe_key = :k AND status = 'queued' RETURNING id"),
+            {"k": extract.job_key(conversation)},
+        )
+        assert due.first() is not None, "the reply scheduled no extraction"
+    ctx = await _member_ctx(t.id, email)
+    for _ in range(60):  # the worker polls every half second
+        if any(m.text == learnt for m in await store.list_memories(ctx)):
+            break
+        await page.wait_for_timeout(250)
+    [memory] = [m for m in await store.list_memories(ctx) if m.text == learnt]
+    assert (memory.source, memory.conversation_id) == ("extracted", conversation)
+    extraction = [r for r in llm.chat_requests() if r.body.get("tools")]
+    assert len(extraction) == 1
+    assert "I coach dentists in Lisbon." in extraction[0].body["messages"][-1]["content"]
+
+    await page.get_by_role("link", name="Memory", exact=True).first.click()
+    row = page.get_by_role("list", name="Memories").get_by_role("listitem").filter(has_text=learnt)
+    await expect(row).to_contain_text("Learnt from chat")
+    await _shoot(page, "learnt-from-chat")
+    # Its provenance opens the message it came from.
+    await row.get_by_role("link", name="From this conversation").click()
+    await expect(page).to_have_url(re.compile(f"/c/{conversation}\\?m={memory.message_id}$"))
+    await expect(page.locator(f"#msg-{memory.message_id}")).to_contain_text("I coach dentists in Lisbon.")
+
+    # Another member of the same workspace sees none of it, even with the memory's id in the address.
+    other = await browser.new_context()
+    try:
+        second = await other.new_page()
+        await _sign_up(
+            second, app_server.url("/signup", host=host), "Eve", f"eve-{uuid.uuid4().hex[:8]}@example.com"
+        )
+        await expect(second).to_have_url(at(app_server, "/", host=host))
+        await second.goto(app_server.url(f"/memory?edit={memory.id}", host=host))
+        await expect(second.get_by_role("heading", name="Memory", exact=True)).to_be_visible()
+        await expect(second.get_by_text("No memories yet.")).to_be_visible()
+        await expect(second.get_by_text(learnt)).to_have_count(0)
+    finally:
+        await other.close()

@@ -42,7 +42,8 @@ request uses the behaviour current when it arrived):
     error_message       replaces the default message of that error body.
     retry_after         value of the `Retry-After` header sent with the error (e.g. "1").
     drop_after_tokens   stream K text tokens, then drop the connection without finishing the body.
-    tool_calls          `FakeToolCall`s the model "calls" after its text (finish reason tool_calls).
+    tool_calls          `FakeToolCall`s the model "calls" after its text (finish reason tool_calls), or a
+                        function of the JSON request body returning them (e.g. only when `tools` are offered).
     finish_reason       override, in OpenAI terms (stop, length, tool_calls); mapped for Anthropic.
     prompt_tokens / completion_tokens   override the reported usage (default: word counts).
     models              ids served by GET /v1/models.
@@ -71,7 +72,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -113,7 +114,7 @@ class FakeBehavior:
     error_message: str | None = None
     retry_after: str | None = None
     drop_after_tokens: int | None = None
-    tool_calls: tuple[FakeToolCall, ...] = ()
+    tool_calls: tuple[FakeToolCall, ...] | Callable[[dict[str, Any]], Sequence[FakeToolCall]] = ()
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -128,6 +129,11 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+
+
+def _calls(behavior: FakeBehavior) -> tuple[FakeToolCall, ...]:
+    """The tool calls of a behaviour already resolved for its request (see `do_POST`)."""
+    return behavior.tool_calls if isinstance(behavior.tool_calls, tuple) else ()
 
 
 def split_tokens(text: str) -> list[str]:
@@ -392,6 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(behavior.error_status, anthropic_style, behavior, behavior.error_message)
                 return
             reply = behavior.reply(body) if callable(behavior.reply) else behavior.reply
+            if callable(behavior.tool_calls):
+                behavior = dataclasses.replace(behavior, tool_calls=tuple(behavior.tool_calls(body)))
             if anthropic_style:
                 if body.get("stream"):
                     self._anthropic_stream(body, behavior, reply)
@@ -495,7 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
         completion = (
             behavior.completion_tokens
             if behavior.completion_tokens is not None
-            else len(tokens) + sum(len(_split_fragments(t.arguments_json())) + 1 for t in behavior.tool_calls)
+            else len(tokens) + sum(len(_split_fragments(t.arguments_json())) + 1 for t in _calls(behavior))
         )
         return prompt, completion
 
@@ -537,7 +545,7 @@ class _Handler(BaseHTTPRequestHandler):
         if behavior.drop_after_tokens is not None:
             self._drop()
             return
-        for index, call in enumerate(behavior.tool_calls):
+        for index, call in enumerate(_calls(behavior)):
             self._pause(gap)
             send(
                 delta(
@@ -556,7 +564,7 @@ class _Handler(BaseHTTPRequestHandler):
             for fragment in _split_fragments(call.arguments_json()):
                 self._pause(gap)
                 send(delta({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}))
-        finish = behavior.finish_reason or ("tool_calls" if behavior.tool_calls else "stop")
+        finish = behavior.finish_reason or ("tool_calls" if _calls(behavior) else "stop")
         send(delta({}, finish))
         if include_usage:
             prompt, completion = self._usage(body, behavior, tokens)
@@ -579,16 +587,16 @@ class _Handler(BaseHTTPRequestHandler):
         tokens = split_tokens(reply)
         prompt, completion = self._usage(body, behavior, tokens)
         message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None}
-        if behavior.tool_calls:
+        if _calls(behavior):
             message["tool_calls"] = [
                 {
                     "id": call.id or f"call_{uuid.uuid4().hex[:24]}",
                     "type": "function",
                     "function": {"name": call.name, "arguments": call.arguments_json()},
                 }
-                for call in behavior.tool_calls
+                for call in _calls(behavior)
             ]
-        finish = behavior.finish_reason or ("tool_calls" if behavior.tool_calls else "stop")
+        finish = behavior.finish_reason or ("tool_calls" if _calls(behavior) else "stop")
         self._send_json(
             200,
             {
@@ -641,7 +649,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._pause(behavior.first_token_delay)
         index = 0
-        if tokens or not behavior.tool_calls:
+        if tokens or not _calls(behavior):
             send(
                 "content_block_start",
                 {
@@ -673,7 +681,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif behavior.drop_after_tokens is not None:
             self._drop()
             return
-        for call in behavior.tool_calls:
+        for call in _calls(behavior):
             self._pause(gap)
             send(
                 "content_block_start",
@@ -700,7 +708,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._pause(gap)
             send("content_block_stop", {"type": "content_block_stop", "index": index})
             index += 1
-        finish = behavior.finish_reason or ("tool_calls" if behavior.tool_calls else "stop")
+        finish = behavior.finish_reason or ("tool_calls" if _calls(behavior) else "stop")
         send(
             "message_delta",
             {
@@ -727,9 +735,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "name": call.name,
                 "input": json.loads(call.arguments_json() or "{}"),
             }
-            for call in behavior.tool_calls
+            for call in _calls(behavior)
         )
-        finish = behavior.finish_reason or ("tool_calls" if behavior.tool_calls else "stop")
+        finish = behavior.finish_reason or ("tool_calls" if _calls(behavior) else "stop")
         self._send_json(
             200,
             {
@@ -838,7 +846,7 @@ class FakeLLMServer:
 
     def configure(self, **changes: Any) -> FakeBehavior:
         """Change some behaviour fields (see `FakeBehavior`); restarts the `error_count` count."""
-        if "tool_calls" in changes:
+        if "tool_calls" in changes and not callable(changes["tool_calls"]):
             changes["tool_calls"] = tuple(changes["tool_calls"])
         if "models" in changes:
             changes["models"] = tuple(changes["models"])

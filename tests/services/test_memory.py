@@ -230,3 +230,34 @@ async def test_use_memory_off_means_nothing_is_used_or_saved(tenant, embeddings,
     # Another member's switch is their own.
     other = await new_ctx(tenant.id, "ola@example.com")
     assert (await store.memory_state(other)).enabled
+
+
+async def test_memories_and_file_search_share_one_question_embedding(  # type: ignore[no-untyped-def]
+    tenant, embeddings, no_server_providers, tmp_path
+) -> None:
+    from services.files import collections
+    from tests.fakes.documents import make_pdf
+    from tests.services.test_knowledge_turns import stored_file
+
+    ctx: Ctx = await member(tenant, embeddings, ["m1"])
+    await set_embeddings(ctx, "mine", "fake-embed", 0)
+    await store.add_memory(ctx, "Refunds worry the user's clients.")
+    pages = [f"Filler page {i} about nothing in particular, lorem ipsum dolor. " * 40 for i in range(30)]
+    pages[17] = "The refund policy: members may cancel within fourteen days for a full refund."
+    big = await stored_file(ctx, tmp_path, "handbook.pdf", make_pdf(pages))
+    shelf = await collections.create_collection(ctx, "Policies")
+    await collections.set_file_collections(ctx, big.id, [shelf.id])
+    embeddings.configure(reply="Fourteen days [1].")
+    before = len(embeddings.embedding_requests())
+    cid, mid = uuid.uuid4(), uuid.uuid4()
+    user = UserMessage(
+        mid, None, "What is the refund policy?", new_conversation=True, collections=(shelf.id,)
+    )
+    result = await run_turn(ctx, cid, mid, "mine/m1", on_text=Sink().on_text, user=user)
+    assert not result.failed, result.error
+    asked = [r.body["input"] for r in embeddings.embedding_requests()[before:]]
+    assert asked in ([["What is the refund policy?"]], ["What is the refund policy?"]), (
+        asked
+    )  # once, for both
+    sent = system_text(embeddings.chat_requests()[-1].body)
+    assert "- Refunds worry the user's clients." in sent and "fourteen days" in sent
