@@ -115,13 +115,15 @@ def prepare(socket_dir: Path, files_dir: Path, fake_url: str) -> None:
     setup(create_db=False)
 
 
-async def make_users(emails: list[str]) -> tuple[uuid.UUID, list[uuid.UUID]]:
+async def make_users(emails: list[str], *, slug_suffix: str = "") -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A new workspace (its slug: SLUG, then `slug_suffix`) with these members."""
     from services import tenants
     from services.auth.accounts import create_user
     from services.db import global_session, tenant_session
 
     async with global_session() as session:
-        tenant = await tenants.create_tenant(session, name="Bench knowledge", slug=SLUG)
+        slug = f"{SLUG}-{slug_suffix}" if slug_suffix else SLUG
+        tenant = await tenants.create_tenant(session, name="Bench knowledge", slug=slug)
     async with tenant_session(tenant.id) as session:
         users = [await create_user(session, tenant.id, email=e) for e in emails]
     return tenant.id, [u.id for u in users]

@@ -103,6 +103,7 @@ class Conversation(SQLModel, table=True):
     current_leaf_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(UUID(as_uuid=True), nullable=True)
     )
+    memory_read_at: datetime | None = ts(nullable=True)  # memory extraction has read its messages up to this
 
 
 class Message(SQLModel, table=True):

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import CheckConstraint, Column, Index, Text
 from sqlalchemy import text as sql
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 from models.base import fk, id_field, tenant_fk, ts
@@ -58,15 +58,13 @@ class Memory(SQLModel, table=True):
 
 
 class MemoryExtraction(SQLModel, table=True):
-    """One run of the extraction job (services/memory/extract.py, migration 0013): what it read and did.
+    """One run of a member's extraction job (services/memory/extract.py, migration 0013): what it read and did.
 
-    `through_at`: the newest message it read (the next run of the conversation reads only newer ones).
     `operations`: `{"op": "add" | "update" | "delete", "memory_id": ...}` or `{"op": "skip", "why": ...}`; kinds
-    and ids only, never the text."""
+    and ids only, never the text. Which messages a conversation has had read: `conversations.memory_read_at`."""
 
     __tablename__ = "memory_extractions"
     __table_args__ = (
-        Index("ix_memory_extractions_conversation", "conversation_id", sql("through_at DESC")),
         Index("ix_memory_extractions_user", "user_id", sql("created_at DESC")),
         CheckConstraint("status IN ('done', 'failed')", name="ck_memory_extractions_status"),
     )
@@ -74,8 +72,10 @@ class MemoryExtraction(SQLModel, table=True):
     id: uuid.UUID = id_field()
     tenant_id: uuid.UUID = tenant_fk()
     user_id: uuid.UUID = fk("users", index=False)
-    conversation_id: uuid.UUID = fk("conversations", index=False)
-    through_at: datetime = ts()
+    conversation_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(UUID(as_uuid=True)), nullable=False, server_default=sql("'{}'")),
+    )
     status: str = Field(max_length=20)
     model: str = Field(default="", max_length=250)
     messages: int = 0

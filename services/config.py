@@ -97,11 +97,11 @@ class Settings(BaseSettings):
     memory_token_budget: int = 600  # the memories put into one request, at most
     memory_max_count: int = 500  # memories one member may keep
     memory_max_tokens: int = 25000  # and their total size
-    # Extraction (services/memory/extract.py): after every MEMORY_EXTRACT_EVERY user turns of a conversation
-    # that say something about the member, or MEMORY_EXTRACT_QUIET_SECONDS after the last of fewer; the model
-    # reads at most MEMORY_EXTRACT_INPUT_TOKENS of the new exchange.
+    # Extraction (services/memory/extract.py): after every MEMORY_EXTRACT_EVERY turns of a member (across their
+    # chats) that say something about them, or MEMORY_EXTRACT_QUIET_SECONDS after the last of fewer; the model
+    # reads at most MEMORY_EXTRACT_INPUT_TOKENS of the new messages.
     memory_extract_every: int = 4
-    memory_extract_quiet_seconds: float = 300.0
+    memory_extract_quiet_seconds: float = 900.0
     memory_extract_input_tokens: int = 2000
 
     # File storage (issue 8). Without S3_BUCKET, files live in a local folder: FILES_DIR, or SOLO_DATA_DIR/files

@@ -1,12 +1,14 @@
-"""memory_extractions: what each extraction job did (services/memory/extract.py)
+"""memory_extractions: what each extraction job did; conversations.memory_read_at (services/memory/extract.py)
 
 Revision ID: 0013
 Revises: 0012
 
-One row per run of the extraction job: the conversation, the newest message it read (`through_at`: the next run
-reads only what is newer), the model, the tokens, the operations it applied (kinds and memory ids only, no text:
-"Forget everything" leaves nothing of a memory behind here) and, when it failed, why. RLS as on every tenant
-table; deleting the conversation or the member deletes their rows.
+One row per run of a member's extraction job: the conversations it read, the model, the tokens, the operations it
+applied (kinds and memory ids only, no text: "Forget everything" leaves nothing of a memory behind here) and, when
+it failed, why. RLS as on every tenant table; deleting the member deletes their rows.
+
+`conversations.memory_read_at`: the newest message of the conversation a successful run has read (the next run
+reads only newer ones). A nullable column without a default: no table rewrite.
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ CREATE TABLE memory_extractions (
     id uuid PRIMARY KEY,
     tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    conversation_id uuid NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    through_at timestamptz NOT NULL,
+    conversation_ids uuid[] NOT NULL DEFAULT '{}',
     status varchar(20) NOT NULL,
     model varchar(250) NOT NULL DEFAULT '',
     messages integer NOT NULL DEFAULT 0,
@@ -39,8 +40,8 @@ CREATE TABLE memory_extractions (
     CONSTRAINT ck_memory_extractions_status CHECK (status IN ('done', 'failed'))
 );
 CREATE INDEX ix_memory_extractions_tenant_id ON memory_extractions (tenant_id);
-CREATE INDEX ix_memory_extractions_conversation ON memory_extractions (conversation_id, through_at DESC);
 CREATE INDEX ix_memory_extractions_user ON memory_extractions (user_id, created_at DESC);
+ALTER TABLE conversations ADD COLUMN memory_read_at timestamptz;
 """
 
 
@@ -51,6 +52,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE conversations DROP COLUMN IF EXISTS memory_read_at")
     for statement in disable_tenant_rls("memory_extractions"):
         op.execute(statement)
     op.execute("DROP TABLE IF EXISTS memory_extractions")

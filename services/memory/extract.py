@@ -2,17 +2,19 @@
 
 When. The reply turn calls `schedule()` once a reply is stored, for a user message that may say something about
 the member (`about_self`: a first-person word, or a long message; "What is a hybrid offer?" schedules nothing).
-There is one job per conversation (dedupe key `memory:<conversation id>`): each further turn postpones it by
-MEMORY_EXTRACT_QUIET_SECONDS (a debounce), and the MEMORY_EXTRACT_EVERY-th pending turn makes it due at once. So
-the memory model is asked at most once per EVERY such turns, or once when the conversation goes quiet. (A turn
-that ends while its conversation's job is running schedules nothing; the next turn's run reads it.)
+There is one job per member (dedupe key `memory:<user id>`), across their conversations: each further turn
+postpones it by MEMORY_EXTRACT_QUIET_SECONDS (a debounce), and the MEMORY_EXTRACT_EVERY-th pending turn makes it
+due at once. So the memory model is asked at most once per EVERY such turns, or once when the member has gone
+quiet, however many chats they opened meanwhile. (A turn that ends while the member's job is running schedules
+nothing; the next run of that conversation reads its messages.)
 
-What. The job reads the branch that ends at the newest reply, only its messages newer than the last successful
-run's (`memory_extractions.through_at`), as text only (attachments, images, data URLs and base64 runs dropped),
-cut to MEMORY_EXTRACT_INPUT_TOKENS; and the member's memories most similar to it (at most CONTEXT_MEMORIES within
-CONTEXT_TOKENS). It asks the memory model (the workspace's choice; the conversation's model when unset) to call
-`save_memory_operations` with add, update (id), delete (id) or none; a JSON object in the text is accepted from
-a model that answers without the tool.
+What. The job reads, for each conversation of its pending turns (at most MAX_CONVERSATIONS), the branch that ends
+at the newest reply, only the messages newer than `conversations.memory_read_at` (what earlier runs read), as text
+only (attachments, images, data URLs and base64 runs dropped), all cut to MEMORY_EXTRACT_INPUT_TOKENS; and the
+member's memories most similar to it (at most CONTEXT_MEMORIES within CONTEXT_TOKENS). It asks the memory model
+(the workspace's choice; else the model of the newest turn's conversation) to call `save_memory_operations` with
+add, update (id), delete (id) or none; a JSON object in the text is accepted from a model that answers without
+the tool.
 
 Rules. An add nearly the same as a memory the member keeps (cosine similarity >= NEAR_DUPLICATE; without
 embeddings, most words shared) updates that memory instead, or does nothing when it says the same. The assistant
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlmodel import col
 
 from models import Conversation, MemoryExtraction, User
@@ -70,15 +72,22 @@ NEAR_WORDS = 0.8  # without embeddings: the share of the shorter text's words th
 MAX_OPERATIONS = 12
 OUTPUT_TOKENS = 800
 REQUEST_OVERHEAD = 120  # the tags, labels and line breaks around the exchange and the memories
+MAX_CONVERSATIONS = 8  # one run reads the newest of this many conversations (the others wait for the next)
 LONG_MESSAGE_WORDS = 60  # a message this long may describe the member without saying "I"
 TOOL_NAME = "save_memory_operations"
 EDITABLE_SOURCES = ("extracted", "imported")
 
-# First-person words in the languages members write most (a cheap gate before any model call).
+# Subject and possessive first-person words in the languages members write most: a cheap gate before any model
+# call ("Give me three titles" passes nothing; "I coach dentists", "our offer", "je suis coach" do).
 _SELF = re.compile(
-    r"(?<![\w'])(?:i|i'm|im|i've|i'd|i'll|me|my|mine|myself|we|we're|our|ours|us|je|j'|moi|mon|ma|mes|nous|notre"
-    r"|nos|yo|mi|mis|nosotros|nuestro|nuestra|ich|mein|meine|mich|mir|wir|unser|unsere|eu|meu|minha|meus|nós"
-    r"|nosso|nossa)(?![\w'])",
+    r"(?<![\w'])(?:i|i'm|i've|i'd|i'll|my|mine|myself|we|we're|we've|our|ours|je|mon|ma|mes|nous|notre|nos"
+    r"|yo|mi|mis|nosotros|nuestro|nuestra|ich|mein|meine|meinen|wir|unser|unsere|eu|meu|minha|meus|minhas|nós"
+    r"|nosso|nossa)(?![\w'])|(?<![\w'])j'(?=\w)",
+    re.IGNORECASE,
+)
+# "How do I …", "What should I …", "Can I …": a question about anyone, not about the member.
+_GENERIC_I = re.compile(
+    r"(?<![\w'])(?:do|does|did|should|shall|can|could|would|will|may|might|must|am)\s+i(?![\w'])",
     re.IGNORECASE,
 )
 _DATA_URL = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
@@ -134,51 +143,60 @@ TOOL: dict[str, Any] = {
 
 def about_self(message: str) -> bool:
     """Whether a user message may tell something about its author (worth a later extraction)."""
-    return bool(_SELF.search(message)) or len(message.split()) >= LONG_MESSAGE_WORDS
+    if len(message.split()) >= LONG_MESSAGE_WORDS:
+        return True
+    return bool(_SELF.search(_GENERIC_I.sub(" ", message)))
 
 
 # Scheduling -----------------------------------------------------------------------------------------------------
 
-# A queued job of the conversation: count the turn, point it at the newest reply, and postpone it (or make it due
-# at once when enough turns are pending). `jobs` has no RLS: the key names the conversation, the ids the member.
+# The member's queued job: count the turn, note the conversation's newest reply (`replies`: [conversation, reply]
+# pairs, most recent last, one per conversation), and postpone it by the quiet period, or make it due at once when
+# enough turns are pending. `jobs` has no RLS: the key names the member.
 _BUMP = text(
     """
     UPDATE jobs SET
-        payload = jsonb_build_object('conversation_id', CAST(:c AS text), 'reply_id', CAST(:r AS text),
-                                     'turns', coalesce((payload ->> 'turns')::int, 0) + 1),
+        payload = jsonb_build_object(
+            'replies', (SELECT coalesce(jsonb_agg(e), '[]'::jsonb) FROM jsonb_array_elements(payload -> 'replies') e
+                        WHERE e ->> 0 <> CAST(:c AS text)) || jsonb_build_array(jsonb_build_array(CAST(:c AS text),
+                                                                                                  CAST(:r AS text))),
+            'turns', coalesce((payload ->> 'turns')::int, 0) + 1),
         run_at = CASE WHEN coalesce((payload ->> 'turns')::int, 0) + 1 >= :every THEN now()
                       ELSE now() + make_interval(secs => :quiet) END,
         updated_at = now()
-    WHERE dedupe_key = :key AND status = 'queued' AND user_id = :u
+    WHERE dedupe_key = :key AND status = 'queued'
     RETURNING id
     """
 )
 
 
-def job_key(conversation_id: uuid.UUID) -> str:
-    return f"memory:{conversation_id}"
+def job_key(user_id: uuid.UUID) -> str:
+    return f"memory:{user_id}"
 
 
 async def schedule(ctx: Ctx, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> None:
-    """A turn that may teach something ended with the reply `reply_id`: count it towards the conversation's
+    """A turn that may teach something ended with the reply `reply_id`: count it towards the member's next
     extraction (one short transaction; no model call here)."""
     settings = get_settings()
     every = max(1, settings.memory_extract_every)
     quiet = max(0.0, settings.memory_extract_quiet_seconds)
-    key = job_key(conversation_id)
-    params = {"c": str(conversation_id), "r": str(reply_id), "every": every, "quiet": quiet, "key": key}
+    key = job_key(ctx.user_id)
     async with global_session() as session:
-        bumped = (await session.execute(_BUMP, {**params, "u": ctx.user_id})).scalar()
+        bumped = (
+            await session.execute(
+                _BUMP,
+                {"c": str(conversation_id), "r": str(reply_id), "every": every, "quiet": quiet, "key": key},
+            )
+        ).scalar()
         if bumped is not None:
             return
-        due = None if every <= 1 else utcnow() + timedelta(seconds=quiet)
         await enqueue(
             KIND,
-            {"conversation_id": str(conversation_id), "reply_id": str(reply_id), "turns": 1},
+            {"replies": [[str(conversation_id), str(reply_id)]], "turns": 1},
             tenant_id=ctx.tenant_id,
             user_id=ctx.user_id,
             dedupe_key=key,
-            run_at=due,
+            run_at=None if every <= 1 else utcnow() + timedelta(seconds=quiet),
             max_attempts=MAX_ATTEMPTS,
             session=session,
         )
@@ -215,31 +233,42 @@ def cut(value: str, max_tokens: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    ref: str  # U1, A1, ...
+    ref: str  # U1, A1, ... (numbered across the whole request)
     role: str
     text: str
     message_id: uuid.UUID
+    conversation_id: uuid.UUID
 
 
-def exchange(messages: list[MessageInfo], budget: int) -> list[Line]:
-    """The messages as labelled lines within `budget` tokens, the newest first to get room: a user message up
-    to half of it, a reply up to a quarter (facts about the member come from what they write). Oldest first."""
-    picked: list[tuple[MessageInfo, str]] = []
-    left = budget
-    for message in reversed(messages):
-        share = budget // 2 if message.role == "user" else budget // 4
-        body = cut(clean(message.text), min(share, left))
-        if body:
-            picked.append((message, body))
-            left -= count_tokens(body)
-        if left < 20:
-            break
-    lines, counts = [], {"user": 0, "assistant": 0}
-    for message, body in reversed(picked):
-        counts[message.role] += 1
-        ref = f"{'U' if message.role == 'user' else 'A'}{counts[message.role]}"
-        lines.append(Line(ref, message.role, body, message.id))
-    return lines
+def exchange(conversations: list[list[MessageInfo]], budget: int) -> list[list[Line]]:
+    """Each conversation's new messages as labelled lines, within `budget` tokens in all: a conversation gets a
+    share by its number of messages; inside it the newest come first to get room, a user message up to half of
+    the share, a reply up to a quarter (facts about the member come from what they write). Oldest first."""
+    total = sum(len(c) for c in conversations) or 1
+    picked_all: list[list[tuple[MessageInfo, str]]] = []
+    for messages in conversations:
+        share = max(budget * len(messages) // total, min(budget, 200))
+        left, picked = share, []
+        for message in reversed(messages):
+            cap = share // 2 if message.role == "user" else share // 4
+            body = cut(clean(message.text), min(cap, left))
+            if body:
+                picked.append((message, body))
+                left -= count_tokens(body)
+            if left < 20:
+                break
+        picked_all.append(list(reversed(picked)))
+    counts = {"user": 0, "assistant": 0}
+    out: list[list[Line]] = []
+    for picked in picked_all:
+        lines = []
+        for message, body in picked:
+            counts[message.role] += 1
+            ref = f"{'U' if message.role == 'user' else 'A'}{counts[message.role]}"
+            lines.append(Line(ref, message.role, body, message.id, message.conversation_id))
+        if lines:
+            out.append(lines)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,12 +290,12 @@ class Known:
 
 _SIMILAR = text(
     """
-    SELECT id, text, category, source, pinned, tokens
-    FROM memories
-    WHERE user_id = :u
-    ORDER BY CASE WHEN embedding_dim = vector_dims(CAST(:v AS vector))
-                  THEN embedding <=> CAST(:v AS vector) END NULLS LAST,
-             updated_at DESC, id
+    WITH q AS MATERIALIZED (SELECT CAST(:v AS vector) AS v)
+    SELECT m.id, m.text, m.category, m.source, m.pinned, m.tokens
+    FROM memories m, q
+    WHERE m.user_id = :u
+    ORDER BY CASE WHEN m.embedding_dim = vector_dims(q.v) THEN m.embedding <=> q.v END NULLS LAST,
+             m.updated_at DESC, m.id
     LIMIT :n
     """
 )
@@ -289,15 +318,17 @@ async def similar_memories(ctx: Ctx, vector: str | None) -> list[Known]:
     return known
 
 
-def request(lines: list[Line], known: list[Known]) -> list[ChatMessage]:
+def request(conversations: list[list[Line]], known: list[Known]) -> list[ChatMessage]:
     memories = "\n".join(
         f"[{k.ref}] ({k.category}{'' if k.editable else ', read-only'}) {k.text}" for k in known
     )
-    conversation = "\n\n".join(f"[{line.ref}] {line.role}: {line.text}" for line in lines)
-    body = (
-        f"<memories>\n{memories or '(none yet)'}\n</memories>\n\n"
-        f"<conversation>\n{conversation}\n</conversation>"
+    chats = "\n\n".join(
+        "<conversation>\n"
+        + "\n\n".join(f"[{line.ref}] {line.role}: {line.text}" for line in lines)
+        + "\n</conversation>"
+        for lines in conversations
     )
+    body = f"<memories>\n{memories or '(none yet)'}\n</memories>\n\n{chats}"
     return [ChatMessage("system", INSTRUCTIONS), ChatMessage("user", body)]
 
 
@@ -309,6 +340,7 @@ def request_bound() -> int:
         + get_settings().memory_extract_input_tokens
         + REQUEST_OVERHEAD
         + 6 * CONTEXT_MEMORIES
+        + 8 * MAX_CONVERSATIONS
     )
 
 
@@ -373,10 +405,11 @@ def operations(tool_arguments: list[str], answer: str) -> list[Operation]:
 
 _NEAREST = text(
     """
-    SELECT id, text, source, pinned, 1 - (embedding <=> CAST(:v AS vector)) AS similarity
-    FROM memories
-    WHERE user_id = :u AND embedding_dim = vector_dims(CAST(:v AS vector))
-    ORDER BY embedding <=> CAST(:v AS vector), id
+    WITH q AS MATERIALIZED (SELECT CAST(:v AS vector) AS v)
+    SELECT m.id, m.text, m.source, m.pinned, 1 - (m.embedding <=> q.v) AS similarity
+    FROM memories m, q
+    WHERE m.user_id = :u AND m.embedding_dim = vector_dims(q.v)
+    ORDER BY m.embedding <=> q.v, m.id
     LIMIT 1
     """
 )
@@ -435,7 +468,6 @@ async def apply(
     ops: list[Operation],
     known: list[Known],
     lines: list[Line],
-    conversation_id: uuid.UUID,
 ) -> list[dict[str, Any]]:
     """Carry out the model's operations under the rules above; what was done, for the record."""
     by_ref = {k.ref: k for k in known}
@@ -487,7 +519,8 @@ async def apply(
             origin = user_lines.get(op.source_ref) or newest_user
             saved = await store.add_memory(
                 ctx, body, category=op.category, key=op.key or "", source="extracted",
-                conversation_id=conversation_id, message_id=origin.message_id if origin else None, vector=vector,
+                conversation_id=origin.conversation_id if origin else None,
+                message_id=origin.message_id if origin else None, vector=vector,
             )  # fmt: skip
             touched.add(saved.id)
             done.note("add", saved.id)
@@ -509,41 +542,64 @@ async def _member(tenant_id: uuid.UUID, user_id: uuid.UUID) -> Ctx | None:
     return Ctx(tenant_id, user_id, user.role)
 
 
-async def _conversation_model(ctx: Ctx, conversation_id: uuid.UUID) -> str | None:
+async def _conversations(ctx: Ctx, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, datetime | None]]:
+    """The member's conversations among `ids` (deleted ones are absent): model key and what was read already."""
     async with tenant_session(ctx.tenant_id) as session:
-        row = (
+        rows = (
             await session.execute(
-                select(col(Conversation.provider), col(Conversation.model)).where(
-                    col(Conversation.id) == conversation_id, col(Conversation.user_id) == ctx.user_id
-                )
+                select(
+                    col(Conversation.id),
+                    col(Conversation.provider),
+                    col(Conversation.model),
+                    col(Conversation.memory_read_at),
+                ).where(col(Conversation.id).in_(ids), col(Conversation.user_id) == ctx.user_id)
             )
-        ).first()
-    if row is None:
-        return None
-    return ai_catalog.model_key(row.provider, row.model) if row.provider and row.model else ""
+        ).all()
+    return {
+        r.id: (ai_catalog.model_key(r.provider, r.model) if r.provider and r.model else "", r.memory_read_at)
+        for r in rows
+    }
 
 
-async def read_through(ctx: Ctx, conversation_id: uuid.UUID) -> datetime | None:
-    """The newest message the conversation's last successful run read."""
+async def _mark_read(ctx: Ctx, through: dict[uuid.UUID, datetime]) -> None:
+    if not through:
+        return
     async with tenant_session(ctx.tenant_id) as session:
-        return (
-            await session.execute(
-                select(func.max(col(MemoryExtraction.through_at))).where(
-                    col(MemoryExtraction.conversation_id) == conversation_id,
-                    col(MemoryExtraction.user_id) == ctx.user_id,
-                    col(MemoryExtraction.status) == "done",
-                )
-            )
-        ).scalar()
-
-
-async def _record(ctx: Ctx, conversation_id: uuid.UUID, **fields: Any) -> None:
-    async with tenant_session(ctx.tenant_id) as session:
-        session.add(
-            MemoryExtraction(
-                tenant_id=ctx.tenant_id, user_id=ctx.user_id, conversation_id=conversation_id, **fields
-            )
+        await session.execute(
+            text(
+                "UPDATE conversations c SET memory_read_at = greatest(c.memory_read_at, v.at) "
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS v(id, at) "
+                "WHERE c.id = v.id AND c.user_id = :u"
+            ),
+            {"ids": list(through), "ats": list(through.values()), "u": ctx.user_id},
         )
+
+
+async def _record(ctx: Ctx, **fields: Any) -> None:
+    async with tenant_session(ctx.tenant_id) as session:
+        session.add(MemoryExtraction(tenant_id=ctx.tenant_id, user_id=ctx.user_id, **fields))
+
+
+async def _fresh(
+    ctx: Ctx, replies: list[tuple[uuid.UUID, uuid.UUID]], known: dict[uuid.UUID, tuple[str, datetime | None]]
+) -> list[list[MessageInfo]]:
+    """Each conversation's branch up to its newest reply, only the messages no run has read yet."""
+    limit = 2 * max(1, get_settings().memory_extract_every) + 2
+    out = []
+    for conversation_id, reply_id in replies:
+        if conversation_id not in known:
+            continue  # deleted meanwhile
+        since = known[conversation_id][1]
+        try:
+            chain, _ = await chain_above(ctx, conversation_id, reply_id, limit=limit)
+        except NotFound:
+            continue
+        fresh = [
+            m for m in chain if m.role in ("user", "assistant") and (since is None or m.created_at > since)
+        ]
+        if any(m.role == "user" for m in fresh):
+            out.append(fresh)
+    return out
 
 
 @handler(KIND, timeout=300.0)
@@ -553,36 +609,28 @@ async def run(job: Job) -> None:
     ctx = await _member(job.tenant_id, job.user_id)
     if ctx is None or not (await store.memory_state(ctx)).on:
         return  # the member left, or memory was turned off meanwhile: nothing to learn
-    conversation_id = uuid.UUID(str(job.payload["conversation_id"]))
-    reply_id = uuid.UUID(str(job.payload["reply_id"]))
-    own_model = await _conversation_model(ctx, conversation_id)
-    if own_model is None:
-        return  # the conversation was deleted
-    since = await read_through(ctx, conversation_id)
-    settings = get_settings()
-    try:
-        chain, _ = await chain_above(
-            ctx, conversation_id, reply_id, limit=2 * max(1, settings.memory_extract_every) + 2
-        )
-    except NotFound:
-        return
-    fresh = [m for m in chain if m.role in ("user", "assistant") and (since is None or m.created_at > since)]
-    lines = exchange(fresh, settings.memory_extract_input_tokens)
+    replies = [
+        (uuid.UUID(str(c)), uuid.UUID(str(r)))
+        for c, r in (job.payload.get("replies") or [])[-MAX_CONVERSATIONS:]
+    ]
+    known = await _conversations(ctx, [c for c, _ in replies])
+    chats = await _fresh(ctx, replies, known)
+    conversations = exchange(chats, get_settings().memory_extract_input_tokens)
+    lines = [line for chat in conversations for line in chat]
     if not any(line.role == "user" for line in lines):
         return
-    through = max(m.created_at for m in fresh)
-    model_key = (await workspace_memory(ctx.tenant_id)).model or own_model
-    base = {"through_at": through, "messages": len(lines), "model": model_key}
+    through = {chat[0].conversation_id: max(m.created_at for m in chat) for chat in chats}
+    newest = chats[-1][0].conversation_id  # the conversation of the newest turn names the model when unset
+    model_key = (await workspace_memory(ctx.tenant_id)).model or known[newest][0]
+    base: dict[str, Any] = {"conversation_ids": list(through), "messages": len(lines), "model": model_key}
     try:
         provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
     except ServiceError as exc:
-        await _record(
-            ctx, conversation_id, status="failed", error=f"The memory model cannot be used: {exc}", **base
-        )
+        await _record(ctx, status="failed", error=f"The memory model cannot be used: {exc}", **base)
         raise Permanent(str(exc)) from exc
     asked = "\n".join(line.text for line in lines if line.role == "user")
-    known = await similar_memories(ctx, await store.vector_of(ctx, asked[:4000]))
-    messages = request(lines, known)
+    memories = await similar_memories(ctx, await store.vector_of(ctx, asked[:4000]))
+    messages = request(conversations, memories)
     base["input_tokens"] = sum(count_tokens(m.content) for m in messages)
     once = copy.copy(provider)  # the same connection pool, without the provider's own retries
     once.retry = NO_RETRY
@@ -593,27 +641,25 @@ async def run(job: Job) -> None:
         error = reply.error
         if error.retryable and not job.last_attempt:
             raise Retry(error.message, delay=error.retry_after)
-        await _record(ctx, conversation_id, status="failed", error=error.message[:2000], **base)
+        await _record(ctx, status="failed", error=error.message[:2000], **base)
         raise Permanent(error.message)
     ops = operations([c.arguments for c in reply.tool_calls if c.name == TOOL_NAME], reply.text)
-    applied = await apply(ctx, ops, known, lines, conversation_id)
+    applied = await apply(ctx, ops, memories, lines)
+    await _mark_read(ctx, through)
     usage = reply.usage
     await _record(
-        ctx, conversation_id, status="done", operations=applied,
+        ctx, status="done", operations=applied,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None, **base,
     )  # fmt: skip
 
 
-async def history(ctx: Ctx, conversation_id: uuid.UUID) -> list[MemoryExtraction]:
-    """The runs of a conversation's extraction, newest first (for tests and the operator)."""
+async def history(ctx: Ctx) -> list[MemoryExtraction]:
+    """The member's extraction runs, newest first (for tests and the operator)."""
     async with tenant_session(ctx.tenant_id) as session:
         rows = await session.execute(
             select(MemoryExtraction)
-            .where(
-                col(MemoryExtraction.conversation_id) == conversation_id,
-                col(MemoryExtraction.user_id) == ctx.user_id,
-            )
+            .where(col(MemoryExtraction.user_id) == ctx.user_id)
             .order_by(col(MemoryExtraction.created_at).desc())
         )
         return list(rows.scalars())

@@ -27,17 +27,20 @@ MIN_TOKENS = 2  # a sentence has a word and its full stop: a budget of B tokens 
 
 # Scored in Postgres: similarity (0 without embeddings) plus a recency bonus that halves every RECENCY_DAYS since
 # the memory was changed or used; only the best rows that could fit a budget come back (a memory has a few tokens
-# at least). Exact over the member's rows (ix_memories_user_recent finds them).
+# at least). Exact over the member's rows (ix_memories_user_recent finds them). The question's vector is parsed
+# once (a MATERIALIZED CTE): a cast of the parameter in the select list would parse the text again for every row
+# once Postgres uses a generic plan for the prepared statement. The recency is float arithmetic: `extract` gives a
+# numeric, whose power() costs more than the similarity itself.
 CANDIDATES = text(
     f"""
-SELECT id, text, category, pinned, tokens,
-       coalesce(CASE WHEN embedding_dim = vector_dims(CAST(:v AS vector))
-                     THEN 1 - (embedding <=> CAST(:v AS vector)) END, 0)
-       + {RECENCY_WEIGHT} * power(0.5, extract(epoch FROM now() - greatest(updated_at, coalesce(last_used_at,
-             updated_at))) / 86400.0 / {RECENCY_DAYS}) AS score
-FROM memories
-WHERE user_id = :u
-ORDER BY pinned DESC, score DESC, id
+WITH q AS MATERIALIZED (SELECT CAST(:v AS vector) AS v)
+SELECT m.id, m.text, m.category, m.pinned, m.tokens,
+       coalesce(CASE WHEN m.embedding_dim = vector_dims(q.v) THEN 1 - (m.embedding <=> q.v) END, 0)
+       + {RECENCY_WEIGHT} * power(0.5::float8, extract(epoch FROM now() - greatest(m.updated_at,
+             coalesce(m.last_used_at, m.updated_at)))::float8 / {86400.0 * RECENCY_DAYS}) AS score
+FROM memories m, q
+WHERE m.user_id = :u
+ORDER BY m.pinned DESC, score DESC, m.id
 LIMIT :n
 """
 )

@@ -279,15 +279,15 @@ async def test_a_fact_said_in_chat_is_learnt_in_the_background_and_only_its_memb
     )
     await expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
     conversation = uuid.UUID(page.url.rsplit("/", 1)[1])
-    # The reply scheduled the conversation's extraction (in a quiet period); the app's own worker runs it once
+    # The reply scheduled the conversation's extraction (after a quiet period); the app's own worker runs it once
     # it is due: here, at once.
+    ctx = await _member_ctx(t.id, email)
     async with global_session() as session:
         due = await session.execute(
             text("UPDATE jobs SET run_at = now() WHERE dedupe_key = :k AND status = 'queued' RETURNING id"),
-            {"k": extract.job_key(conversation)},
+            {"k": extract.job_key(ctx.user_id)},
         )
         assert due.first() is not None, "the reply scheduled no extraction"
-    ctx = await _member_ctx(t.id, email)
     for _ in range(60):  # the worker polls every half second
         if any(m.text == learnt for m in await store.list_memories(ctx)):
             break

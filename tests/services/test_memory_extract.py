@@ -123,7 +123,7 @@ async def test_add_then_a_near_duplicate_updates_then_delete(  # type: ignore[no
         "extracted", "business", "business", cid, first_user,
     )  # fmt: skip
     assert set(kept) == {bakery.text, mine.text}
-    [run] = await extract.history(ctx, cid)
+    [run] = await extract.history(ctx)
     assert run.status == "done" and run.model == "mine/m1" and run.messages == 2
     assert [o["op"] for o in run.operations] == ["add", "skip", "skip"]
     assert "text" not in str(run.operations)  # kinds and ids only
@@ -151,45 +151,57 @@ async def test_add_then_a_near_duplicate_updates_then_delete(  # type: ignore[no
     await say(ctx, cid, reply, "I sold the bakery; I now coach bakers.")
     assert await work(tenant.id) == 1
     assert [m.text for m in await store.list_memories(ctx)] == [mine.text]
-    ops = (await extract.history(ctx, cid))[0].operations
+    ops = (await extract.history(ctx))[0].operations
     assert ops[0] == {"op": "delete", "memory_id": str(bakery.id)}
     assert ops[1]["op"] == "skip" and "own memory" in ops[1]["why"]
 
 
-async def test_questions_and_commands_ask_nothing_and_turns_are_debounced(  # type: ignore[no-untyped-def]
+async def test_questions_and_commands_ask_nothing_and_turns_are_debounced_across_chats(  # type: ignore[no-untyped-def]
     tenant, embeddings, no_server_providers, monkeypatch
 ) -> None:
     monkeypatch.setenv("MEMORY_EXTRACT_EVERY", "3")
     get_settings.cache_clear()
     ctx = await member(tenant, embeddings, ["m1"])
     embeddings.configure(reply="Sure.", tool_calls=script(lambda _: [{"op": "none"}]))
+    key = extract.job_key(ctx.user_id)
     cid = uuid.uuid4()
     reply = await say(ctx, cid, None, "What is a hybrid coaching offer?", new=True)
     reply = await say(ctx, cid, reply, "Remember that my clients are dentists.")  # done at once, not counted
-    assert await sql(
-        tenant.id, "SELECT count(*) FROM jobs WHERE dedupe_key = :k", k=extract.job_key(cid)
-    ) == [(0,)]
+    assert await sql(tenant.id, "SELECT count(*) FROM jobs WHERE dedupe_key = :k", k=key) == [(0,)]
 
-    async def pending() -> tuple[int, bool]:
-        [(turns, due)] = await sql(
+    async def pending() -> tuple[int, bool, int]:
+        [(turns, due, chats)] = await sql(
             tenant.id,
-            "SELECT (payload->>'turns')::int, run_at <= now() FROM jobs WHERE dedupe_key = :k AND status = 'queued'",
-            k=extract.job_key(cid),
+            "SELECT (payload->>'turns')::int, run_at <= now(), jsonb_array_length(payload->'replies') "
+            "FROM jobs WHERE dedupe_key = :k AND status = 'queued'",
+            k=key,
         )
-        return turns, due
+        return turns, due, chats
 
     reply = await say(ctx, cid, reply, "I sell a group program for dentists.")
-    assert await pending() == (1, False)  # waits for a quiet period...
+    assert await pending() == (1, False, 1)  # waits for a quiet period...
     assert await work(tenant.id) == 0
     reply = await say(ctx, cid, reply, "My price is 2,000 euros.")
-    assert await pending() == (2, False)
-    reply = await say(ctx, cid, reply, "We launch in May.")
-    assert await pending() == (3, True)  # ...or for the third turn
+    assert await pending() == (2, False, 1)
+    other = uuid.uuid4()  # a new chat joins the same pending run
+    await say(ctx, other, None, "We launch in May.", new=True)
+    assert await pending() == (3, True, 2)  # ...or for the third turn
     assert await work(tenant.id) == 1
     assert len(extraction_requests(embeddings)) == 1
     content = extraction_requests(embeddings)[0]["messages"][-1]["content"]
-    assert "group program" in content and "We launch in May." in content
-    assert (await extract.history(ctx, cid))[0].operations == []
+    assert content.count("<conversation>") == 2
+    assert (
+        "group program" in content and "[U5] user: We launch in May." in content
+    )  # after the 4 of the first chat
+    [run] = await extract.history(ctx)
+    assert run.operations == [] and set(run.conversation_ids) == {cid, other}
+    read = await sql(
+        tenant.id,
+        "SELECT count(*) FROM conversations WHERE id IN (:a, :b) AND memory_read_at IS NOT NULL",
+        a=cid,
+        b=other,
+    )
+    assert read == [(2,)]
 
 
 async def test_a_provider_error_changes_nothing_and_is_not_retried_in_a_storm(  # type: ignore[no-untyped-def]
@@ -200,7 +212,9 @@ async def test_a_provider_error_changes_nothing_and_is_not_retried_in_a_storm(  
     cid = uuid.uuid4()
     embeddings.configure(reply="Hi.")
     await say(ctx, cid, None, "I sell soap in Braga.", new=True)
-    [(job_id,)] = await sql(tenant.id, "SELECT id FROM jobs WHERE dedupe_key = :k", k=extract.job_key(cid))
+    [(job_id,)] = await sql(
+        tenant.id, "SELECT id FROM jobs WHERE dedupe_key = :k", k=extract.job_key(ctx.user_id)
+    )
 
     # A 400 (the model refuses the request): one call, the job fails at once, recorded, nothing changed.
     embeddings.configure(error_status=400, error_message="tools are not supported by this model")
@@ -209,7 +223,7 @@ async def test_a_provider_error_changes_nothing_and_is_not_retried_in_a_storm(  
     assert len(embeddings.chat_requests()) == asked + 1
     job = await job_info(job_id)
     assert job is not None and (job.status, job.attempts) == ("failed", 1)
-    [run] = await extract.history(ctx, cid)
+    [run] = await extract.history(ctx)
     assert run.status == "failed" and "HTTP 400" in run.error  # a workspace's provider: its body is not shown
     assert [m.id for m in await store.list_memories(ctx)] == [kept.id]
 
@@ -223,20 +237,24 @@ async def test_a_provider_error_changes_nothing_and_is_not_retried_in_a_storm(  
         assert await work(tenant.id) == 1
         [(status, attempts, due)] = await sql(
             tenant.id,
-            "SELECT status, attempts, run_at > now() + interval '1 second' FROM jobs WHERE dedupe_key = :k",
-            k=extract.job_key(cid2),
+            "SELECT status, attempts, run_at > now() + interval '1 second' FROM jobs WHERE dedupe_key = :k "
+            "AND id <> :old",
+            k=extract.job_key(ctx.user_id),
+            old=job_id,
         )
         assert attempts == attempt and len(embeddings.chat_requests()) == asked + attempt
         if attempt < extract.MAX_ATTEMPTS:
             assert (status, due) == ("queued", True)  # backed off
             await sql(
-                tenant.id, "UPDATE jobs SET run_at = now() WHERE dedupe_key = :k", k=extract.job_key(cid2)
+                tenant.id,
+                "UPDATE jobs SET run_at = now() WHERE dedupe_key = :k AND status = 'queued'",
+                k=extract.job_key(ctx.user_id),
             )
         else:
             assert status == "failed"
     assert await work(tenant.id) == 0
     assert [m.id for m in await store.list_memories(ctx)] == [kept.id]
-    assert [r.status for r in await extract.history(ctx, cid2)] == ["failed"]
+    assert [r.status for r in await extract.history(ctx)] == ["failed", "failed"]
 
 
 async def test_a_huge_message_keeps_the_request_under_its_bound(  # type: ignore[no-untyped-def]
@@ -312,7 +330,14 @@ def test_cleaning_and_cutting() -> None:
     )
     assert extract.cut("short text", 100) == "short text"
     assert extract.about_self("My clients are dentists") and extract.about_self("Je suis coach")
-    assert not extract.about_self("What is a hybrid offer?")
+    assert extract.about_self("j'ai trois clients") and extract.about_self("How do I price my program?")
+    for generic in (
+        "What is a hybrid offer?",
+        "How do I price a program?",
+        "Give me three titles",
+        "Tell us more",
+    ):
+        assert not extract.about_self(generic), generic
     ops = extract.operations(
         [], 'Here: {"operations": [{"op": "add", "text": "The user likes tea.", "category": "x"}]}'
     )
