@@ -7,7 +7,7 @@ from datetime import datetime
 
 import reflex as rx
 
-from services.auth import accounts, oauth, oauth_links
+from services.auth import accounts, deletion, oauth, oauth_links
 from services.errors import ServiceError
 from state.session import LOG_OUT_SCRIPT, SessionState, require_user
 
@@ -55,12 +55,13 @@ class SettingsState(rx.State):
     connected_msg: str = ""
     connected_error: str = ""
     _connected_ids: list[str] = []
+    delete_error: str = ""
     error: str = ""  # the page could not be loaded at all
 
     def _clear(self) -> None:
         self.profile_msg = self.profile_error = self.password_msg = self.password_error = ""
         self.sessions_msg = self.sessions_error = self.connected_msg = self.connected_error = ""
-        self.error = ""
+        self.error = self.delete_error = ""
 
     @rx.event
     async def load(self):
@@ -186,5 +187,17 @@ class SettingsState(rx.State):
             await accounts.log_out_everywhere(ctx)
         except ServiceError as exc:
             self.sessions_error = str(exc)
+            return
+        return rx.call_script(LOG_OUT_SCRIPT)
+
+    @rx.event
+    async def delete_account(self, form: dict):
+        """ "Delete my account": everything of the member goes (services/auth/deletion.py), then they are signed out."""
+        self._clear()
+        try:
+            ctx = await require_user(self, "settings.own")
+            await deletion.delete_account(ctx, str(form.get("confirm_email", "")))
+        except ServiceError as exc:
+            self.delete_error = str(exc)
             return
         return rx.call_script(LOG_OUT_SCRIPT)

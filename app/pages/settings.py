@@ -285,6 +285,37 @@ def _storage() -> rx.Component:
     )
 
 
+def _delete_account() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Delete account", size="4"),
+            rx.text(
+                "Deletes your account and everything that is yours in this workspace, for good: your chats, files, "
+                "memories and sessions. It cannot be undone; export what you want to keep first.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.vstack(
+                    rx.text("To confirm, type ", rx.text.strong(SettingsState.email), " below.", size="2"),
+                    field("Your email address", "confirm_email", autocomplete="off"),
+                    error_callout(SettingsState.delete_error),
+                    rx.button("Delete my account", type="submit", color_scheme="red"),
+                    spacing="3",
+                    width="100%",
+                    max_width="420px",
+                ),
+                on_submit=SettingsState.delete_account,
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        role="region",
+        aria_label="Delete account",
+    )
+
+
 def _body() -> rx.Component:
     return rx.vstack(
         error_callout(SettingsState.error),
@@ -293,6 +324,7 @@ def _body() -> rx.Component:
         _connected_accounts(),
         _sessions(),
         _storage(),
+        _delete_account(),
         spacing="4",
         width="100%",
     )

@@ -157,3 +157,32 @@ async def test_sessions_are_listed_and_revoked_one_by_one(app_server, browser, p
         await expect(page).to_have_url(at(app_server, "/login", host=host))
     finally:
         await phone_ctx.close()
+
+
+async def test_a_member_deletes_their_account_after_typing_their_email(app_server, page: Page) -> None:
+    from tests.e2e.test_markdown import SHOTS
+
+    async with global_session() as session:
+        t = await tenants.create_tenant(session, name="Leave", slug=unique_slug("del"))
+    await make_user(t.id, f"boss-{uuid.uuid4().hex[:6]}@example.com")
+    host = f"{t.slug}.localhost"
+    email = f"gone-{uuid.uuid4().hex[:6]}@example.com"
+    await _sign_up(page, app_server.url("/signup", host=host), "Gil Gone", email)
+    await expect(page).to_have_url(at(app_server, "/", host=host))
+    await page.goto(app_server.url("/settings", host=host))
+    section = page.get_by_role("region", name="Delete account")
+    await expect(section).to_contain_text(f"To confirm, type {email} below.")
+    await section.get_by_label("Your email address").fill("someone-else@example.com")
+    await section.get_by_role("button", name="Delete my account").click()
+    await expect(section.get_by_role("alert")).to_contain_text("Nothing was deleted")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await section.screenshot(path=str(SHOTS / "settings-delete-account.png"))
+
+    await section.get_by_label("Your email address").fill(email)
+    await section.get_by_role("button", name="Delete my account").click()
+    await expect(page).to_have_url(re.compile(r"/login"), timeout=20_000)
+    async with tenant_session(t.id) as session:
+        assert await find_user(session, email) is None
+    await _log_in(page, app_server.url("/login", host=host), email)
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await expect(page).to_have_url(re.compile(r"/login"))

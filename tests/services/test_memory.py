@@ -261,3 +261,55 @@ async def test_memories_and_file_search_share_one_question_embedding(  # type: i
     )  # once, for both
     sent = system_text(embeddings.chat_requests()[-1].body)
     assert "- Refunds worry the user's clients." in sent and "fourteen days" in sent
+
+
+async def test_deleting_the_account_deletes_its_memories_files_and_chats(  # type: ignore[no-untyped-def]
+    tenant, embeddings, no_server_providers, tmp_path
+) -> None:
+    from services.auth.deletion import delete_account
+    from services.files.storage import get_storage
+    from tests.services.test_knowledge_turns import stored_file
+
+    owner: Ctx = await member(tenant, embeddings, ["m1"])
+    await set_embeddings(owner, "mine", "fake-embed", 0)
+    with pytest.raises(ValidationError, match="only owner"):
+        await delete_account(
+            owner, (await sql(tenant.id, "SELECT email FROM users WHERE id = :u", u=owner.user_id))[0][0]
+        )
+    mia = await new_ctx(tenant.id, "mia@example.com")
+    kept = await store.add_memory(mia, "I coach first-time founders.")
+    other = await store.add_memory(owner, "The owner's own memory stays.")
+    upload = await stored_file(mia, tmp_path, "notes.txt", b"Mia's notes about her clients.")
+    key = (await sql(tenant.id, "SELECT storage_key FROM files WHERE id = :f", f=upload.id))[0][0]
+    assert await get_storage().size(key)
+    cid, mid = uuid.uuid4(), uuid.uuid4()
+    await run_turn(
+        mia,
+        cid,
+        mid,
+        "mine/m1",
+        on_text=Sink().on_text,
+        user=UserMessage(mid, None, "I sell courses.", new_conversation=True),
+    )
+    with pytest.raises(ValidationError, match="exactly as shown"):
+        await delete_account(mia, "someone@example.com")
+    assert [m.id for m in await store.list_memories(mia)] == [kept.id]
+
+    assert await delete_account(mia, "  MIA@example.com ") == 1
+    for table, column in (
+        ("memories", "user_id"),
+        ("conversations", "user_id"),
+        ("files", "user_id"),
+        ("memory_extractions", "user_id"),
+    ):
+        assert await sql(tenant.id, f"SELECT count(*) FROM {table} WHERE {column} = :u", u=mia.user_id) == [
+            (0,)
+        ], table
+    assert await sql(tenant.id, "SELECT count(*) FROM memories WHERE id = :m", m=kept.id) == [
+        (0,)
+    ]  # embedding too
+    assert [m.id for m in await store.list_memories(owner)] == [other.id]
+    assert await get_storage().size(key) is None  # the blob too
+    assert await sql(tenant.id, "SELECT count(*) FROM jobs WHERE user_id = :u", u=mia.user_id) == [(0,)]
+    [(detail,)] = await sql(tenant.id, "SELECT detail FROM audit_log WHERE action = 'user.deleted'")
+    assert detail["user_id"] == str(mia.user_id) and "email" not in detail
