@@ -1,5 +1,6 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
+from models.agents import AGENT_VISIBILITIES, PLAN_TIERS, Agent, AgentTemplate, AgentVersion
 from models.chat import (
     MESSAGE_ROLES,
     MESSAGE_STATUSES,
@@ -64,6 +65,9 @@ TENANT_OWNED_TABLES = (
     "conversation_collections",
     "memories",
     "memory_extractions",
+    "agents",
+    "agent_versions",
+    "agent_templates",
 )
 
 # Tables with a `tenant_id` column that are deliberately NOT under row-level security. `jobs`: the worker serves
@@ -73,6 +77,7 @@ GLOBAL_TABLES_WITH_TENANT_ID = ("jobs",)
 
 __all__ = [
     "ACCENT_COLORS",
+    "AGENT_VISIBILITIES",
     "FILE_STATUSES",
     "GLOBAL_TABLES_WITH_TENANT_ID",
     "JOB_STATUSES",
@@ -80,9 +85,13 @@ __all__ = [
     "MEMORY_SOURCES",
     "MESSAGE_ROLES",
     "MESSAGE_STATUSES",
+    "PLAN_TIERS",
     "ROLES",
     "STATUSES",
     "TENANT_OWNED_TABLES",
+    "Agent",
+    "AgentTemplate",
+    "AgentVersion",
     "AuditLog",
     "AuthFailure",
     "AuthSession",

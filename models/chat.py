@@ -104,6 +104,9 @@ class Conversation(SQLModel, table=True):
         default=None, sa_column=Column(UUID(as_uuid=True), nullable=True)
     )
     memory_read_at: datetime | None = ts(nullable=True)  # memory extraction has read its messages up to this
+    # The agent the conversation chats with (None: plain chat), and the version it started with.
+    agent_id: uuid.UUID | None = fk("agents", nullable=True, ondelete="SET NULL")
+    agent_version: int | None = None
 
 
 class Message(SQLModel, table=True):

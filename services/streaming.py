@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.llm import ChatMessage, Finish, Provider, ProviderError, TextDelta, ToolCall, Usage
 
@@ -37,6 +38,9 @@ async def run_reply(
     should_stop: Callable[[], Awaitable[bool]] | None = None,
     flush_interval: float = FLUSH_INTERVAL,
     outcome: ReplyOutcome | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
 ) -> ReplyOutcome:
     """Stream a reply. `on_text(text_so_far)` is called at most once per `flush_interval` (and once at the
     end); `should_stop()` is polled at each flush. Never raises for provider failures: they come back as
@@ -44,6 +48,7 @@ async def run_reply(
 
     Pass `outcome` to keep the result when the call does not return: on cancellation (or an exception from
     a callback) it holds ALL the text received, not only the last flushed part, before the exception goes on.
+    `tools` (neutral tool specs) are offered to the model; its calls come back in `outcome.tool_calls`.
     """
     out = outcome if outcome is not None else ReplyOutcome()
     parts: list[str] = []
@@ -65,7 +70,10 @@ async def run_reply(
         return bool(should_stop and await should_stop())
 
     try:
-        async with aclosing(provider.stream_chat(model, list(history))) as events:
+        stream = provider.stream_chat(
+            model, list(history), tools=tools or None, temperature=temperature, max_tokens=max_tokens
+        )
+        async with aclosing(stream) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if out.ttft_ms is None:

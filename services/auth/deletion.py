@@ -2,7 +2,7 @@
 
 Deleting the `users` row cascades (every foreign key to users is ON DELETE CASCADE, or SET NULL where the row is
 the workspace's: the audit log, invitations sent): sessions, sign-in links, conversations and messages, folders and
-tags, files with their text and embeddings, personal collections, memories with their embeddings and extraction
+tags, files with their text and embeddings, personal collections, private agents, memories with their embeddings and extraction
 records, usage records. The stored blobs of their files are deleted after the rows (a blob that cannot be is
 logged for the operator), and their background jobs (`jobs` has no foreign key) are dropped, but for one running now (it finds its rows gone).
 
@@ -59,6 +59,10 @@ async def delete_account(ctx: Ctx, confirm_email: str) -> int:
                     select(col(StoredFile.storage_key)).where(col(StoredFile.user_id) == user.id)
                 )
             ).scalars()
+        )
+        # Their private agents are nobody else's (shared ones stay the workspace's, without an author).
+        await session.execute(
+            text("DELETE FROM agents WHERE author_id = :u AND visibility = 'private'"), {"u": user.id}
         )
         await session.execute(delete(User).where(col(User.id) == user.id))
         audit.record(session, ctx.tenant_id, "user.deleted", ip=ctx.ip, user_id=str(user.id), files=len(keys))

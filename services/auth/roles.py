@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, str] = {
     "members.manage": "admin",
     "tenant.brand": "admin",
     "models.manage": "admin",
+    "agents.manage": "admin",  # share, feature, edit shared agents; templates and tools
     "tenant.owner": "owner",
 }
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from services.chat.common import MessageInfo
 from services.llm import ChatMessage, ToolCall
@@ -136,6 +136,60 @@ def _tool_calls(message: MessageInfo) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
+def _inline_steps(message: MessageInfo) -> list[ChatMessage] | None:
+    """An agent's reply stored as one message (services/turns/steps.py: its tool calls are `tool_call` parts with
+    their results and where they sit in the text) as the assistant / tool / assistant messages it was; None for
+    any other message."""
+    calls = [
+        p for p in message.content_parts if p.get("type") == "tool_call" and "status" in p and p.get("id")
+    ]
+    if not calls:
+        return None
+    out: list[ChatMessage] = []
+    position = 0
+    groups: list[tuple[int, list[dict[str, Any]]]] = []
+    for part in calls:
+        at = min(max(int(part.get("at") or 0), position), len(message.text))
+        if groups and groups[-1][0] == at:
+            groups[-1][1].append(part)
+        else:
+            groups.append((at, [part]))
+            position = at
+    position = 0
+    for at, group in groups:
+        made = tuple(
+            ToolCall(
+                id=str(p["id"]),
+                name=str(p.get("name") or ""),
+                arguments=p["arguments"]
+                if isinstance(p.get("arguments"), str)
+                else json.dumps(p.get("arguments") or {}),
+            )
+            for p in group
+        )
+        out.append(ChatMessage("assistant", message.text[position:at].strip(), tool_calls=made))
+        for p in group:
+            if p.get("status") == "stopped":
+                answer = "Stopped by the user."
+            elif p.get("error"):
+                answer = f"Error: {p['error']}"
+            else:
+                answer = str(p.get("result") or "")
+            out.append(ChatMessage("tool", answer, tool_call_id=str(p["id"])))
+        position = at
+    if rest := message.text[position:].strip():
+        out.append(ChatMessage("assistant", rest))
+    return out
+
+
+def reply_for_model(message: MessageInfo) -> list[ChatMessage]:
+    """A stored reply (with no tool messages after it) as the messages its next request replays."""
+    steps = _inline_steps(message)
+    if steps is not None:
+        return steps
+    return [ChatMessage("assistant", message.text)] if message.text else []
+
+
 def _answers(message: MessageInfo) -> str | None:
     """The id of the tool call a tool message answers, if it names one."""
     return next((str(p["tool_call_id"]) for p in message.content_parts if p.get("tool_call_id")), None)
@@ -162,6 +216,9 @@ def history_for_model(messages: Sequence[MessageInfo], leaf_id: uuid.UUID | None
     history: list[ChatMessage] = []
     for i, message in enumerate(nodes):
         if message.role == "assistant":
+            if (steps := _inline_steps(message)) is not None:
+                history.extend(steps)
+                continue
             following: set[str] = set()
             for later in nodes[i + 1 :]:
                 if later.role != "tool":

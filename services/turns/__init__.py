@@ -8,7 +8,10 @@
 This package must not import reflex, state, components or app.
 """
 
-from services.turns.reply import INTERRUPTED, STOPPED, TurnResult, UserMessage, run_turn
+from services.turns.reply import INTERRUPTED, STOPPED, AgentRun, TurnResult, UserMessage, run_turn
+from services.turns.steps import ToolRun
 from services.turns.title import name_conversation
 
-__all__ = ["INTERRUPTED", "STOPPED", "TurnResult", "UserMessage", "name_conversation", "run_turn"]
+__all__ = [
+    "INTERRUPTED", "STOPPED", "AgentRun", "ToolRun", "TurnResult", "UserMessage", "name_conversation", "run_turn",
+]  # fmt: skip

@@ -23,7 +23,7 @@ from services import ai_catalog
 from services.chat.common import MessageInfo
 from services.chat.messages import add_user_message, save_assistant_message, start_conversation
 from services.chat.path import chain_above
-from services.chat.tree import history_for_model
+from services.chat.tree import history_for_model, reply_for_model
 from services.context import Ctx
 from services.errors import ServiceError
 from services.files import collections, records
@@ -35,6 +35,7 @@ from services.memory import extract as memory_extract
 from services.memory import select as memory_select
 from services.memory import store as memory_store
 from services.streaming import ReplyOutcome, run_reply
+from services.turns.steps import Execute, run_steps
 
 log = logging.getLogger("solo.turns")
 
@@ -55,6 +56,19 @@ class UserMessage:
     collections: tuple[uuid.UUID, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class AgentRun:
+    """What an agent adds to a turn (services/agents/runner.py prepares it): its instructions first in the request,
+    its tools offered to the model and run by `execute` up to `max_steps` tool steps, its parameters."""
+
+    instructions: str = ""
+    tools: tuple[dict[str, Any], ...] = ()  # neutral tool specs
+    execute: Execute | None = None
+    max_steps: int = 5
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
 @dataclass(slots=True)
 class TurnResult:
     outcome: ReplyOutcome
@@ -68,6 +82,7 @@ class TurnResult:
     memories: list[memory_select.Chosen] = field(default_factory=list)  # the member's memories the model got
     memory_note: str = ""  # what a "remember"/"forget that ..." in the message did, for the model
     learn: bool = False  # the message may teach something about the member: extraction counts this turn
+    tool_parts: list[dict[str, Any]] = field(default_factory=list)  # the agent's tool calls, as stored
 
     @property
     def error(self) -> str:
@@ -173,7 +188,7 @@ def _branch_key(ctx: Ctx, conversation_id: uuid.UUID, leaf_id: uuid.UUID) -> Bra
 def _remember(ctx: Ctx, conversation_id: uuid.UUID, reply: MessageInfo, history: _History) -> None:
     if history.length is None:
         return  # a cut history: the next one is cut elsewhere, read it from the database
-    branch = tuple(history.messages) + ((ChatMessage("assistant", reply.text),) if reply.text else ())
+    branch = tuple(history.messages) + tuple(reply_for_model(reply))
     _BRANCHES[_branch_key(ctx, conversation_id, reply.id)] = _Branch(branch, history.length + 1)
     while len(_BRANCHES) > BRANCH_CACHE_SIZE:
         _BRANCHES.popitem(last=False)
@@ -258,14 +273,23 @@ def _request(
     knowledge: knowledge_context.TurnKnowledge,
     memories: Sequence[memory_select.Chosen] = (),
     memory_note: str = "",
+    instructions: str = "",
 ) -> list[ChatMessage]:
-    """What the model is sent (DESIGN.md's order; no workspace or agent prompt exists yet): the memory block,
-    the knowledge block, then the branch, the images with the newest question."""
+    """What the model is sent (DESIGN.md's order; no workspace prompt exists yet): the agent's instructions, the
+    memory block, the knowledge block, then the branch, the images with the newest question."""
     messages = list(history)
     if knowledge.images and messages and messages[-1].role == "user":
         last = messages[-1]
         messages[-1] = ChatMessage("user", last.content, images=tuple(knowledge.images))
-    blocks = [b for b in (memory_select.block(list(memories), memory_note), knowledge.system_block()) if b]
+    blocks = [
+        b
+        for b in (
+            instructions.strip(),
+            memory_select.block(list(memories), memory_note),
+            knowledge.system_block(),
+        )
+        if b
+    ]
     return [*(ChatMessage("system", b) for b in blocks), *messages]
 
 
@@ -314,6 +338,23 @@ async def _memories(
         log.exception("choosing memories failed; the reply goes on without them")
 
 
+def _relay(
+    on_tools: Callable[[list[dict[str, Any]]], Awaitable[None]] | None,
+) -> Callable[[list[dict[str, Any]]], Awaitable[None]]:
+    """The page hears of tool calls as they start and end (a copy: the turn keeps changing its own list); a
+    page that is gone does not stop the turn."""
+
+    async def relay(parts: list[dict[str, Any]]) -> None:
+        if on_tools is None:
+            return
+        try:
+            await on_tools([dict(p) for p in parts])
+        except Exception:
+            log.warning("on_tools failed", exc_info=True)
+
+    return relay
+
+
 async def _after_reply(ctx: Ctx, conversation_id: uuid.UUID, result: TurnResult) -> None:
     """Once the reply is stored: count the memories it used, and the turn towards the conversation's memory
     extraction (a job that runs later, never before or during a reply). Failures are only logged."""
@@ -340,6 +381,8 @@ async def run_turn(
     user: UserMessage | None = None,
     on_user_stored: Callable[[str], Awaitable[None]] | None = None,
     replaces: uuid.UUID | None = None,
+    agent: AgentRun | None = None,
+    on_tools: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
 ) -> TurnResult:
     """Answer `parent_id` (the user's message) with the model `model_key` and store the reply once.
 
@@ -347,6 +390,8 @@ async def run_turn(
     and the reply only after it; `on_user_stored(error)` is called as soon as that is settled ("" = stored).
     `on_text(text_so_far)` receives the growing reply; `should_stop()` is polled at each flush.
     `replaces`: the failed reply this one retries (deleted with the new one's INSERT when it has no text).
+    `agent`: the agent the conversation chats with; its tool calls are reported to `on_tools(parts)` as they
+    start and end, and stored with the reply.
     """
     outcome = ReplyOutcome()
     result = TurnResult(outcome)
@@ -422,14 +467,23 @@ async def run_turn(
                     "claude-sonnet-4), or send the message without the image."
                 )
             stage = "streaming the reply"
-            await run_reply(
-                provider,
-                model,
-                _request(history.messages, knowledge, result.memories, result.memory_note),
-                on_text=on_text,
-                should_stop=stop_check,
-                outcome=outcome,
-            )
+            request = _request(
+                history.messages, knowledge, result.memories, result.memory_note,
+                agent.instructions if agent is not None else "",
+            )  # fmt: skip
+            if agent is not None and agent.tools and agent.execute is not None:
+                await run_steps(
+                    provider, model, request, tools=list(agent.tools), execute=agent.execute,
+                    max_steps=agent.max_steps, on_text=on_text, on_parts=_relay(on_tools),
+                    should_stop=stop_check, outcome=outcome, parts=result.tool_parts,
+                    temperature=agent.temperature, max_tokens=agent.max_tokens,
+                )  # fmt: skip
+            else:
+                await run_reply(
+                    provider, model, request, on_text=on_text, should_stop=stop_check, outcome=outcome,
+                    temperature=agent.temperature if agent is not None else None,
+                    max_tokens=agent.max_tokens if agent is not None else None,
+                )  # fmt: skip
         except asyncio.CancelledError:
             raise
         except _Stopped:
@@ -487,7 +541,7 @@ async def _settle(
             ttft_ms=outcome.ttft_ms,
             duration_ms=outcome.duration_ms,
             replaces=replaces,
-            content_parts=[*result.cited, *memory_part(result.memories)],
+            content_parts=[*result.tool_parts, *result.cited, *memory_part(result.memories)],
         )
     except Exception as exc:  # the text stays with the caller, with the reason
         result.store_error = explain(exc, "saving the reply")

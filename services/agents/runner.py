@@ -1,0 +1,56 @@
+"""An agent, ready for the reply turn: its instructions, the specs of its tools, and how to run them for this
+member. The loop itself is the reply turn's (services/turns/steps.py): plain chat and agents share one path.
+
+Only the agent's own tools are offered, and only those are run whatever the model asks for (another name is an
+error result the model reads). A tool removed from the workspace since the agent was saved is left out. Tools
+run as the member: `file_search` reads what they may read among the agent's files, its collections' files and the
+conversation's files.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.agents.store import AgentDraft, AgentInfo
+from services.context import Ctx
+from services.files import collections
+from services.llm import ToolCall
+from services.tools import registry
+from services.tools.base import ToolContext
+from services.turns.reply import AgentRun
+from services.turns.steps import ToolRun
+
+
+async def prepare(
+    ctx: Ctx,
+    agent: AgentInfo | AgentDraft,
+    conversation_id: uuid.UUID | None,
+    *,
+    conversation_files: tuple[uuid.UUID, ...] = (),
+) -> AgentRun:
+    """The turn's view of `agent` (a saved one, or the builder's unsaved draft for "Test")."""
+    chosen = [(registry.find(t.name), dict(t.settings)) for t in agent.tools]
+    tools = [(tool, settings) for tool, settings in chosen if tool is not None]
+    settings_of: dict[str, dict[str, Any]] = {tool.name: settings for tool, settings in tools}
+    file_ids = list(dict.fromkeys([*agent.files, *conversation_files]))
+    if agent.collections:
+        file_ids += [
+            f
+            for f in await collections.collection_file_ids(ctx, list(agent.collections))
+            if f not in file_ids
+        ]
+
+    async def execute(call: ToolCall) -> ToolRun:
+        context = ToolContext(ctx, conversation_id, tuple(file_ids), settings_of.get(call.name, {}))
+        result = await registry.execute_named(call.name, context, call.arguments, allowed=settings_of.keys())
+        return ToolRun(result.text, result.data, result.error, int(result.duration_ms))
+
+    return AgentRun(
+        instructions=agent.instructions,
+        tools=tuple(registry.spec(tool) for tool, _ in tools),
+        execute=execute if tools else None,
+        max_steps=agent.max_steps,
+        temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
+    )
