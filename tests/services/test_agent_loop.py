@@ -237,3 +237,36 @@ async def test_a_saved_agent_runs_its_registry_tools_and_only_those(  # type: ig
     assert by_id["k1"]["status"] == "done" and "14" in by_id["k1"]["result"]
     assert by_id["k2"]["status"] == "error" and "calculator" in by_id["k2"]["error"]
     assert result.outcome.text == "It is 14."
+
+
+async def test_the_builders_test_runs_the_unsaved_draft_and_stores_nothing(  # type: ignore[no-untyped-def]
+    tenant, llm, no_server_providers
+) -> None:
+    from services.agents.store import AgentDraft, ToolChoice
+    from services.agents.testing import run_draft
+
+    ctx = await agent_owner(tenant, llm, "openai_compatible")
+    llm.configure(
+        reply=lambda body: "That is 7." if tool_results(body) else "",
+        tool_calls=calls_until_answered(FakeToolCall("calculator", {"expression": "3 + 4"}, id="t1")),
+    )
+    draft = AgentDraft(
+        "Draft", instructions="You are a draft.", model="mine/m1", tools=(ToolChoice("calculator"),)
+    )
+    shown: list[str] = []
+
+    async def on_text(text: str) -> None:
+        shown.append(text)
+
+    reply = await run_draft(ctx, draft, [("user", "Hi"), ("assistant", "Hello.")], "3 + 4?", on_text=on_text)
+    assert (reply.text, reply.error, reply.parts[0]["status"]) == ("That is 7.", "", "done")
+    first = [r for r in llm.chat_requests() if r.body.get("tools")][-2].body
+    assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant", "user"]
+    assert first["messages"][0]["content"] == "You are a draft."
+    assert shown[-1] == "That is 7."
+    from tests.services.test_chat_support import sql
+
+    assert await sql(tenant.id, "SELECT count(*) FROM conversations") == [(0,)]
+    assert await sql(tenant.id, "SELECT count(*) FROM agents") == [(0,)]
+    with pytest.raises(Exception, match="name"):
+        await run_draft(ctx, AgentDraft(" "), [], "Hi", on_text=on_text)
