@@ -124,3 +124,49 @@ async def test_who_sees_edits_shares_and_uses_an_agent(tenant, other_tenant) -> 
     await store.delete_agent(mia, private.id)
     with pytest.raises(NotFound):
         await store.get_agent(mia, private.id)
+
+
+async def test_the_gallery_seeds_coaching_templates_that_admins_extend_and_hide(tenant, other_tenant) -> None:  # type: ignore[no-untyped-def]
+    from services.agents import gallery
+
+    admin = await new_ctx(tenant.id, "ada@example.com", role="admin")
+    mia = await new_ctx(tenant.id, "mia@example.com")
+    eve = await new_ctx(other_tenant.id, "eve@example.com", role="owner")
+    names = [t.name for t in await gallery.list_templates(mia)]
+    assert names[:2] == ["Hybrid Offer", "DCM"] and len(names) >= 6
+
+    made = await gallery.use_template(mia, "hybrid-offer")
+    assert (made.name, made.visibility, made.author_id, made.template_key) == (
+        "Hybrid Offer", "private", mia.user_id, "hybrid-offer",
+    )  # fmt: skip
+    assert made.instructions.startswith("You are Hybrid Offer") and len(made.starters) == 4
+    assert {t.name for t in made.tools} <= {
+        "file_search",
+        "calculator",
+        "current_time",
+    }  # web search: not yet
+    edited = await store.update_agent(
+        mia, made.id, AgentDraft("My offer coach", instructions=made.instructions)
+    )
+    assert edited.version == 2
+
+    with pytest.raises(PermissionDenied):
+        await gallery.add_template(mia, AgentDraft("Members cannot"))
+    own = await gallery.add_template(
+        admin, AgentDraft("Launch planner", "Plans launches.", "🚀", "Offers", "You plan.")
+    )
+    await gallery.set_template_hidden(admin, "dcm", True)
+    names = [t.name for t in await gallery.list_templates(mia)]
+    assert "DCM" not in names and "Launch planner" in names
+    with pytest.raises(NotFound):
+        await gallery.use_template(mia, "dcm")
+    assert "DCM" in [t.name for t in await gallery.list_templates(admin, include_hidden=True)]
+    assert "Launch planner" not in [t.name for t in await gallery.list_templates(eve)]  # another workspace
+    with pytest.raises(ValidationError, match="hide it instead"):
+        await gallery.delete_template(admin, "hybrid-offer")
+    await gallery.delete_template(admin, own.key)
+    await gallery.set_template_hidden(admin, "dcm", False)
+    assert "DCM" in [t.name for t in await gallery.list_templates(mia)]
+    await gallery.set_members_create(admin, False)
+    with pytest.raises(PermissionDenied):
+        await gallery.use_template(mia, "hybrid-offer")
