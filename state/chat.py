@@ -11,12 +11,14 @@ depend on the length of the conversation.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import reflex as rx
 
 from services import ai_catalog, chat
+from services.agents import store as agent_store
 from services.context import Ctx
 from services.errors import ServiceError
 from services.turns.failure import headline
@@ -74,6 +76,43 @@ def _sources(parts: tuple[dict[str, Any], ...]) -> list[dict[str, str]]:
     return out
 
 
+def _json_text(value: Any, limit: int = 2000) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def tool_cards(parts: Any) -> list[dict[str, str]]:
+    """An agent reply's tool calls, as its cards show them (tool, status, time; arguments and result)."""
+    cards = []
+    for p in parts or ():
+        if p.get("type") != "tool_call" or "status" not in p:
+            continue
+        ms = p.get("duration_ms")
+        cards.append(
+            {
+                "id": str(p.get("id") or ""),
+                "name": str(p.get("name") or "tool"),
+                "status": str(p.get("status") or ""),
+                "arguments": _json_text(p.get("arguments") or {}),
+                "result": _json_text(p.get("result") or ""),
+                "error": str(p.get("error") or ""),
+                "time": f"{int(ms)} ms"
+                if isinstance(ms, int | float) and ms < 10_000
+                else (f"{ms / 1000:.1f} s" if isinstance(ms, int | float) else ""),
+            }
+        )
+    return cards
+
+
+def split_at_tools(text: str, parts: Any) -> tuple[str, str]:
+    """(the text before the first tool call, the rest): the cards sit between them; ("", text) without calls."""
+    for p in parts or ():
+        if p.get("type") == "tool_call" and "status" in p:
+            at = min(max(int(p.get("at") or 0), 0), len(text))
+            return text[:at].rstrip(), text[at:].lstrip()
+    return "", text
+
+
 def _memory_ids(parts: tuple[dict[str, Any], ...]) -> list[str]:
     """The ids of the memories a reply was given (its "memories" part), for "Used N memories"."""
     for p in parts:
@@ -100,6 +139,9 @@ def msg_dict(step: chat.PathStep, labels: dict[str, str] | None = None) -> dict[
         "files": _files(m.content_parts),
         "sources": _sources(m.content_parts),
         "memories": _memory_ids(m.content_parts),
+        "tools": tool_cards(m.content_parts),
+        "lead": split_at_tools(m.text, m.content_parts)[0],
+        "after": split_at_tools(m.text, m.content_parts)[1],
     }
 
 
@@ -108,6 +150,7 @@ def plain_msg_dict(message_id: str, role: str, text: str, **extra: Any) -> dict[
     base = {
         "id": message_id, "role": role, "text": text, "status": "complete", "error": "", "detail": "",
         "model": "", "index": 1, "count": 1, "prev_id": "", "next_id": "", "files": [], "sources": [], "memories": [],
+        "tools": [], "lead": "", "after": text,
     }  # fmt: skip
     return {**base, **extra}
 
@@ -117,6 +160,23 @@ class StreamState(rx.State):
     re-renders only the streaming bubble, not the conversation or the sidebar."""
 
     text: str = ""
+    tools: list[dict[str, str]] = []  # the agent's tool calls so far, as cards
+    lead: str = ""  # with tool calls: the text before the first one...
+    after: str = ""  # ...and the text since (the cards sit between)
+    _at: int = -1  # where the first tool call sits in the text (-1: none yet)
+
+    def _show(self, text: str, parts: list[dict[str, Any]] | None = None) -> None:
+        if parts is not None:
+            self.tools = tool_cards(parts)
+            first = next((p for p in parts if p.get("type") == "tool_call"), None)
+            self._at = int(first.get("at") or 0) if first is not None else -1
+        self.text = text
+        if self._at >= 0:
+            self.lead, self.after = text[: self._at].rstrip(), text[self._at :].lstrip()
+
+    def _reset(self) -> None:
+        self.text = self.lead = self.after = ""
+        self.tools, self._at = [], -1
 
 
 class ChatState(rx.State):
@@ -129,6 +189,13 @@ class ChatState(rx.State):
     tail: list[dict[str, Any]] = []
     has_older: bool = False
     focus_message: str = ""
+    # The agent the conversation chats with ("": plain chat): its header, starters for a new chat.
+    agent_id: str = ""
+    agent_name: str = ""
+    agent_avatar: str = ""
+    agent_description: str = ""
+    agent_starters: list[str] = []
+    agent_note: str = ""  # why the conversation's agent is not available any more
     # Models.
     model_key: str = ""
     model_options: list[dict[str, str]] = []
@@ -216,7 +283,32 @@ class ChatState(rx.State):
         if not self.streaming:
             self.stream_count = 0
 
+    def _set_agent(self, agent: Any | None, note: str = "") -> None:
+        self.agent_id = str(agent.id) if agent is not None else ""
+        self.agent_name = agent.name if agent is not None else ""
+        self.agent_avatar = (agent.avatar or "🤖") if agent is not None else ""
+        self.agent_description = agent.description if agent is not None else ""
+        self.agent_starters = list(agent.starters) if agent is not None else []
+        self.agent_note = note
+
+    async def _load_agent(self, ctx: Ctx, agent_id: uuid.UUID | None, *, choose_model: bool) -> None:
+        """The conversation's (or the new chat's) agent, if the member may still use it."""
+        if agent_id is None:
+            self._set_agent(None)
+            return
+        try:
+            agent = await agent_store.get_agent(ctx, agent_id)
+        except ServiceError:
+            self._set_agent(
+                None, "The agent of this chat is no longer available to you: it goes on as a plain chat."
+            )
+            return
+        self._set_agent(agent)
+        if choose_model and agent.model and agent.model in {o["key"] for o in self.model_options}:
+            self.model_key = agent.model
+
     def _clear_conversation(self) -> None:
+        self._set_agent(None)
         self.conversation_id, self.title, self.pinned = "", "", False
         self.older, self.messages, self.tail, self.has_older = [], [], [], False
         self.retry_id = self._retry_parent = self.editing_id = self.draft = ""
@@ -242,9 +334,15 @@ class ChatState(rx.State):
             await self._open(ctx, cid)
         else:
             self._clear_conversation()
+            # "Chat" on an agent's card: a new chat with it (/?agent=<id>), once the member may use it.
+            wanted = uuid_or_none(str(self.router.url.query_parameters.get("agent", ""))[:40])
+            if wanted is not None:
+                await self._load_agent(ctx, wanted, choose_model=True)
         self._sync_streaming()
         live = LIVE.get((token, self.conversation_id), "") if self.streaming else ""
-        (await self.get_state(StreamState)).text = live
+        stream = await self.get_state(StreamState)
+        stream._reset()
+        stream.text = live
         if cid and self.focus_message:  # a search result: show the matching message
             return rx.call_script(f"window.soloChat && window.soloChat.reveal('msg-{self.focus_message}')")
         return None
@@ -274,6 +372,7 @@ class ChatState(rx.State):
         if key and key in {o["key"] for o in self.model_options}:
             self.model_key = key
         self._show_window(window)
+        await self._load_agent(ctx, conv.agent_id, choose_model=False)
 
     async def _reload_window(self, ctx: Ctx) -> None:
         self._show_window(await chat.path_window(ctx, uuid.UUID(self.conversation_id), limit=PAGE))

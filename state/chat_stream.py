@@ -29,6 +29,9 @@ from typing import Any
 import reflex as rx
 
 from services import ai_catalog, chat, turns
+from services.agents import runner
+from services.agents import store as agent_store
+from services.agents.store import AgentInfo
 from services.chat.common import DEFAULT_TITLE
 from services.chat.messages import clean_user_text
 from services.context import Ctx
@@ -65,6 +68,7 @@ class _Start:
     chips: tuple[
         dict[str, str], ...
     ] = ()  # the composer's attachments, given back if the message is not stored
+    agent: AgentInfo | None = None  # the conversation's agent (checked: the member may use it now)
 
 
 class ReplyState(rx.State):
@@ -73,17 +77,20 @@ class ReplyState(rx.State):
 
     # Starting a reply (under the state lock) ------------------------------------------------------------
 
-    async def _authorise(self, page: ChatState) -> Ctx | None:
+    async def _authorise(self, page: ChatState) -> tuple[Ctx, AgentInfo | None] | None:
+        """Who asks, and the conversation's agent once they may use it now (the plan gate is checked here, on
+        the server, at every turn)."""
         try:
             ctx = await require_user(self)
             if not page.model_key:
                 page.error = page.no_models or "Choose a model first."
                 return None
             ai_catalog.split_key(page.model_key)
+            agent = await agent_store.usable_agent(ctx, uuid.UUID(page.agent_id)) if page.agent_id else None
         except ServiceError as exc:
             page.error = str(exc)
             return None
-        return ctx
+        return ctx, agent
 
     async def _message(self, page: ChatState, text: str, parent_id: str, *, branch: bool) -> _Start | None:
         """Show the user's message at once; the turn stores it while the provider is asked."""
@@ -96,9 +103,10 @@ class ReplyState(rx.State):
         except ServiceError as exc:
             page.error = str(exc)
             return None
-        ctx = await self._authorise(page)
-        if ctx is None:
+        allowed = await self._authorise(page)
+        if allowed is None:
             return None
+        ctx, agent = allowed
         attach = await self.get_state(AttachState)
         file_ids, chips, images = attach._take() if not branch else ([], [], False)
         if images and not vision.supports_images(ai_catalog.split_key(page.model_key)[1]):
@@ -111,6 +119,7 @@ class ReplyState(rx.State):
         new_chat = not page.conversation_id
         if new_chat:  # the id is chosen here: nothing waits for the database before the provider is asked
             page._clear_conversation()
+            page._set_agent(agent)  # a new chat keeps the agent it was opened with
             page.conversation_id, page.title = str(uuid.uuid4()), DEFAULT_TITLE
             parent_id = ""
         message_id = str(uuid.uuid4())
@@ -129,7 +138,9 @@ class ReplyState(rx.State):
             page._append(shown)
         user = turns.UserMessage(
             id=uuid.UUID(message_id), parent_id=uuid_or_none(parent_id), text=text, new_conversation=new_chat,
-            attachments=tuple(file_ids), collections=tuple(picked) if new_chat else (),
+            attachments=tuple(file_ids),
+            collections=tuple(dict.fromkeys([*picked, *(agent.collections if agent else ())])) if new_chat else (),
+            agent=(agent.id, agent.version) if new_chat and agent is not None else None,
         )  # fmt: skip
         return await self._begin(
             page,
@@ -143,6 +154,7 @@ class ReplyState(rx.State):
                 new_chat,
                 branch,
                 chips=tuple(chips),
+                agent=agent,
             ),
         )
 
@@ -154,9 +166,10 @@ class ReplyState(rx.State):
             return None
         path = page._path()
         old, parent_id = path[index], path[index - 1]["id"]
-        ctx = await self._authorise(page)
-        if ctx is None:
+        allowed = await self._authorise(page)
+        if allowed is None:
             return None
+        ctx, agent = allowed
         replaces = old["id"] if retry and old["status"] == "error" and not old["text"] else ""
         if old["id"].startswith("unsaved-"):  # never stored: nothing to replace or count
             versions, replaces = int(old["count"]), ""
@@ -165,7 +178,7 @@ class ReplyState(rx.State):
         page._cut(index)
         start = _Start(
             ctx, self._token(), page.conversation_id, parent_id, page.model_key, None,
-            versions=versions, replaces=replaces,
+            versions=versions, replaces=replaces, agent=agent,
         )  # fmt: skip
         return await self._begin(page, start)
 
@@ -178,7 +191,7 @@ class ReplyState(rx.State):
         page.stream_count = start.versions if start.versions > 1 else 0
         page.error = page.notice = page.retry_id = page._retry_parent = ""
         page.retry_banner = False
-        (await self.get_state(StreamState)).text = ""
+        (await self.get_state(StreamState))._reset()
         if start.cid in self._stop:
             self._stop = [c for c in self._stop if c != start.cid]
         _STOPPED.discard((start.token, start.cid))
@@ -220,12 +233,21 @@ class ReplyState(rx.State):
             if page.retry_id:
                 start = await self._reply_to(page, page.retry_id, retry=True)
             elif page.retry_banner and page._find(page._retry_parent) >= 0 and not page.streaming:
-                ctx = await self._authorise(page)
-                if ctx is not None:
+                allowed = await self._authorise(page)
+                if allowed is not None:
                     parent = page._retry_parent
                     page._cut(page._find(parent) + 1)
                     start = await self._begin(
-                        page, _Start(ctx, self._token(), page.conversation_id, parent, page.model_key, None)
+                        page,
+                        _Start(
+                            allowed[0],
+                            self._token(),
+                            page.conversation_id,
+                            parent,
+                            page.model_key,
+                            None,
+                            agent=allowed[1],
+                        ),
                     )
         if start is not None:
             async for update in self._run(start):
@@ -262,7 +284,7 @@ class ReplyState(rx.State):
             async with self:
                 page = await self.get_state(ChatState)
                 if page.conversation_id == start.cid and await self._theirs(start):
-                    (await self.get_state(StreamState)).text = text
+                    (await self.get_state(StreamState))._show(text)
 
         async def should_stop() -> bool:
             """Polled at each flush: the Stop button in this process is seen at once without taking the
@@ -276,17 +298,32 @@ class ReplyState(rx.State):
             async with self:
                 return start.cid in self._stop or not await self._theirs(start)
 
+        async def on_tools(parts: list[dict[str, Any]]) -> None:
+            async with self:
+                page = await self.get_state(ChatState)
+                if page.conversation_id == start.cid and await self._theirs(start):
+                    stream = await self.get_state(StreamState)
+                    stream._show(LIVE.get(key, stream.text), parts)
+
         async def on_user_stored(error: str) -> None:
             if not error:
                 ready.set()
             if error or start.branch or start.new_chat:
                 await self._user_stored(start, error)
 
+        agent = None
+        if start.agent is not None:
+            try:
+                agent = await runner.prepare(start.ctx, start.agent, cid)
+            except Exception:
+                log.exception("preparing the agent failed; the reply goes on without its tools")
+                agent = turns.AgentRun(instructions=start.agent.instructions)
         turn = asyncio.create_task(
             turns.run_turn(
                 start.ctx, cid, uuid.UUID(start.parent_id), start.key,
                 on_text=on_text, should_stop=should_stop, user=start.user, on_user_stored=on_user_stored,
                 replaces=uuid_or_none(start.replaces) if start.replaces else None,
+                agent=agent, on_tools=on_tools,
             )
         )  # fmt: skip
         result: turns.TurnResult | None = None
@@ -392,7 +429,7 @@ class ReplyState(rx.State):
                 self._stop = [c for c in self._stop if c != start.cid]
             restore = ""
             if page.conversation_id == start.cid:
-                (await self.get_state(StreamState)).text = ""
+                (await self.get_state(StreamState))._reset()
                 page.notice = ""
                 restore = self._show(page, start, result, window, step)
                 if result is not None and result.user_error and start.chips and start.user is not None:

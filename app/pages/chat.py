@@ -10,6 +10,7 @@ from components.markdown import safe_markdown
 from components.memory_use import used_memories
 from components.shell import signed_in, top_bar
 from components.sidebar import dialogs, sidebar, sidebar_content
+from components.tool_card import tool_cards
 from services.config import get_settings
 from state.attachments import AttachState
 from state.chat import ChatState, StreamState
@@ -151,12 +152,28 @@ def message_view(m: rx.Var) -> rx.Component:
             edit_box(),
             rx.vstack(
                 rx.cond(
-                    m["text"] != "",
-                    rx.box(
+                    ~is_user & (m["tools"].to(list[dict[str, str]]).length() > 0),  # type: ignore[attr-defined]
+                    rx.vstack(  # an agent's reply: its first words, the tool calls, then the rest
                         rx.cond(
-                            is_user, rx.text(m["text"], white_space="pre-wrap"), markdown(m["text"].to(str))
+                            m["lead"] != "", rx.box(markdown(m["lead"].to(str)), class_name="solo-bubble")
                         ),
-                        class_name=rx.cond(is_user, "solo-bubble solo-bubble-user", "solo-bubble"),
+                        tool_cards(m["tools"].to(list[dict[str, str]])),
+                        rx.cond(
+                            m["after"] != "", rx.box(markdown(m["after"].to(str)), class_name="solo-bubble")
+                        ),
+                        spacing="2",
+                        width="100%",
+                    ),
+                    rx.cond(
+                        m["text"] != "",
+                        rx.box(
+                            rx.cond(
+                                is_user,
+                                rx.text(m["text"], white_space="pre-wrap"),
+                                markdown(m["text"].to(str)),
+                            ),
+                            class_name=rx.cond(is_user, "solo-bubble solo-bubble-user", "solo-bubble"),
+                        ),
                     ),
                 ),
                 message_files(m),
@@ -185,8 +202,21 @@ def streaming_reply() -> rx.Component:
     return rx.cond(
         ChatState.streaming,
         rx.vstack(
+            rx.cond(
+                StreamState.tools.length() > 0,  # type: ignore[attr-defined]
+                rx.vstack(
+                    rx.cond(StreamState.lead != "", markdown(StreamState.lead)),
+                    tool_cards(StreamState.tools),
+                    spacing="2",
+                    width="100%",
+                ),
+            ),
             rx.box(
-                rx.cond(StreamState.text == "", rx.spinner(size="2"), markdown(StreamState.text)),
+                rx.cond(
+                    StreamState.tools.length() > 0,  # type: ignore[attr-defined]
+                    rx.cond(StreamState.after != "", markdown(StreamState.after)),
+                    rx.cond(StreamState.text == "", rx.spinner(size="2"), markdown(StreamState.text)),
+                ),
                 aria_live="polite",
                 aria_busy="true",
                 width="100%",
@@ -266,9 +296,69 @@ def composer() -> rx.Component:
     )
 
 
+def agent_badge() -> rx.Component:
+    """The agent the chat is with, in the header (its name links to the agent)."""
+    return rx.cond(
+        ChatState.agent_id != "",
+        rx.link(
+            rx.hstack(
+                rx.text(ChatState.agent_avatar, aria_hidden="true"),
+                rx.text(ChatState.agent_name, size="2", weight="medium", class_name="solo-ellipsis"),
+                spacing="1",
+                align="center",
+            ),
+            href="/agents/" + ChatState.agent_id,
+            class_name="solo-chat-agent",
+            aria_label="Agent: " + ChatState.agent_name,
+            id="chat-agent",
+            underline="none",
+        ),
+    )
+
+
+def empty_chat() -> rx.Component:
+    """A new chat: "How can I help?", or the agent's greeting and its conversation starters."""
+    return rx.cond(
+        ChatState.agent_id != "",
+        rx.vstack(
+            rx.text(ChatState.agent_avatar, size="8", aria_hidden="true"),
+            rx.heading(ChatState.agent_name, size="6"),
+            rx.text(ChatState.agent_description, color_scheme="gray", size="2", text_align="center"),
+            rx.flex(
+                rx.foreach(
+                    ChatState.agent_starters,
+                    lambda s: rx.button(
+                        s,
+                        variant="surface",
+                        size="2",
+                        on_click=ReplyState.send({"message": s}),
+                        class_name="solo-starter",
+                    ),
+                ),
+                wrap="wrap",
+                spacing="2",
+                justify="center",
+                max_width="640px",
+            ),
+            align="center",
+            spacing="3",
+            padding="10vh 0",
+            width="100%",
+            id="agent-intro",
+        ),
+        rx.center(rx.heading("How can I help?", size="6", color_scheme="gray"), padding="15vh 0"),
+    )
+
+
 def header() -> rx.Component:
     return rx.hstack(
-        rx.text(ChatState.title, weight="medium", class_name="solo-ellipsis solo-chat-title"),
+        rx.hstack(
+            agent_badge(),
+            rx.text(ChatState.title, weight="medium", class_name="solo-ellipsis solo-chat-title"),
+            spacing="3",
+            align="center",
+            min_width="0",
+        ),
         rx.hstack(
             rx.cond(
                 ChatState.model_options.length() > 0,  # type: ignore[attr-defined]
@@ -358,7 +448,7 @@ def conversation() -> rx.Component:
                         (ChatState.messages.length() == 0)  # type: ignore[attr-defined]
                         & (ChatState.tail.length() == 0)  # type: ignore[attr-defined]
                         & ~ChatState.streaming,
-                        rx.center(rx.heading("How can I help?", size="6", color_scheme="gray"), padding="15vh 0"),
+                        empty_chat(),
                     ),
                     rx.foreach(ChatState.older, message_view),
                     rx.foreach(ChatState.messages, message_view),
@@ -376,6 +466,10 @@ def conversation() -> rx.Component:
                 id="jump-latest", type="button", class_name="solo-jump",
             ),
             class_name="solo-scroll-frame",
+        ),
+        rx.cond(
+            ChatState.agent_note != "",
+            rx.callout(ChatState.agent_note, icon="info", color_scheme="amber", size="1", width="100%"),
         ),
         error_banner(),
         composer(),

@@ -45,6 +45,8 @@ class ConversationInfo:
     updated_at: datetime  # last activity
     current_leaf_id: uuid.UUID | None  # the message whose branch is shown
     tag_ids: tuple[uuid.UUID, ...] = ()
+    agent_id: uuid.UUID | None = None  # the agent it chats with (None: plain chat)
+    agent_version: int | None = None  # the agent's version when the chat started
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ CONVERSATION_COLUMNS = (
     col(Conversation.created_at),
     col(Conversation.updated_at),
     col(Conversation.current_leaf_id),
+    col(Conversation.agent_id),
+    col(Conversation.agent_version),
     TAG_IDS,
 )
 
@@ -146,6 +150,8 @@ def conversation_info(row: Row[Any]) -> ConversationInfo:
         updated_at=row.updated_at,
         current_leaf_id=row.current_leaf_id,
         tag_ids=tuple(sorted(row.tag_ids or ())),
+        agent_id=row.agent_id,
+        agent_version=row.agent_version,
     )
 
 
@@ -269,9 +275,13 @@ def insert_conversation(
     model: str,
     now: datetime,
     folder_id: uuid.UUID | None = None,
+    agent_id: uuid.UUID | None = None,
+    agent_version: int | None = None,
 ) -> Insert:
     """The one INSERT of a new conversation (values already cleaned)."""
     return insert(Conversation).values(
+        agent_id=agent_id,
+        agent_version=agent_version,
         id=conversation_id,
         tenant_id=tenant_id,
         user_id=user_id,

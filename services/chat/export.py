@@ -166,6 +166,22 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _tools_markdown(m: MessageInfo) -> list[str]:
+    """An agent reply's tool calls, each with its arguments and result (or error), before its text."""
+    out: list[str] = []
+    for p in m.content_parts:
+        if p.get("type") != "tool_call" or "status" not in p:
+            continue
+        arguments = p.get("arguments")
+        shown = arguments if isinstance(arguments, str) else json.dumps(arguments or {}, ensure_ascii=False)
+        outcome = f"error: {p.get('error')}" if p.get("error") else str(p.get("result") or "")
+        outcome = " ".join(outcome.split())
+        if len(outcome) > 500:
+            outcome = outcome[:499] + "…"
+        out.append(f"> 🔧 **{p.get('name')}** `{shown}` → {outcome or p.get('status')}")
+    return [*out, ""] if out else []
+
+
 def _parts_markdown(m: MessageInfo) -> list[str]:
     """Attachments ("Attached: a.pdf, b.png") and the numbered sources of a reply."""
     files = [str(p.get("name") or "file") for p in m.content_parts if p.get("type") == "file"]
@@ -198,6 +214,7 @@ async def export_markdown(ctx: Ctx, conversation_id: uuid.UUID) -> str:
         if m.role == "assistant" and m.model:
             heading += f" ({m.model})"
         lines += [f"## {heading}", "", f"_{_when(m.created_at)}_", ""]
+        lines += _tools_markdown(m)
         if m.text:
             lines += [m.text, ""]
         lines += _parts_markdown(m)

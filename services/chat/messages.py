@@ -220,8 +220,11 @@ async def start_conversation(
     provider: str = "",
     model: str = "",
     content_parts: Sequence[dict[str, Any]] = (),
+    agent_id: uuid.UUID | None = None,
+    agent_version: int | None = None,
 ) -> MessageInfo:
     """A new conversation and its first user message, in one transaction, with ids the caller chose.
+    `agent_id`: the agent it chats with (the caller checked the member may use it).
 
     The caller picks the ids so that it can show the conversation and ask the model at once, while this
     runs. If it fails nothing is stored.
@@ -235,7 +238,7 @@ async def start_conversation(
         await session.exec(
             insert_conversation(
                 ctx.tenant_id, ctx.user_id, conversation_id, title=DEFAULT_TITLE, provider=provider,
-                model=model, now=values["created_at"],
+                model=model, now=values["created_at"], agent_id=agent_id, agent_version=agent_version,
             )
         )  # fmt: skip
         await _append(session, ctx, values)

@@ -54,6 +54,7 @@ class UserMessage:
     # Files the user attached (checked here: foreign ids attach nothing); a new conversation's Knowledge picks.
     attachments: tuple[uuid.UUID, ...] = ()
     collections: tuple[uuid.UUID, ...] = ()
+    agent: tuple[uuid.UUID, int] | None = None  # a new conversation's agent and its version
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,8 @@ async def _store_user(
                 provider=provider_id,
                 model=model,
                 content_parts=parts,
+                agent_id=user.agent[0] if user.agent else None,
+                agent_version=user.agent[1] if user.agent else None,
             )
             if user.collections:
                 try:

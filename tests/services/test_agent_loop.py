@@ -109,8 +109,14 @@ async def test_a_tool_call_runs_its_result_goes_back_and_the_reply_keeps_it(  # 
     )  # fmt: skip
     assert seen[0][0]["status"] == "running" and seen[-1][0]["status"] == "done"
 
-    # Stored as one reply; the next request replays the call and its result before the final text.
+    # Stored as one reply (kept in exports); the next request replays the call and its result.
     reply = (await chat.get_tree(ctx, cid)).path()[1].message
+    from services.chat.export import export_json, export_markdown
+
+    assert "> 🔧 **current_time** `{}` → 12:00 UTC" in await export_markdown(ctx, cid)
+    exported = (await export_json(ctx, cid))["conversations"][0]["messages"]
+    exported = next(m for m in exported if m["role"] == "assistant")["content_parts"]
+    assert exported[0]["result"] == "12:00 UTC"
     assert reply.text == "Let me check.\n\nIt is noon." and [p["type"] for p in reply.content_parts] == [
         "tool_call"
     ]

@@ -1,0 +1,82 @@
+"""Chatting with an agent in a real browser: the chat opened from an agent (/?agent=<id>) shows the agent and its
+starters; the request at the fake provider carries the agent's instructions and tools; the model's scripted tool
+call runs (the real calculator) and shows as a card with its result, then the answer; a reload keeps both."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.async_api import Page, expect
+
+from services import tenants
+from services.agents import store
+from services.agents.store import AgentDraft, ToolChoice
+from services.db import global_session
+from tests.conftest import make_user, unique_slug
+from tests.e2e.test_markdown import SHOTS
+from tests.e2e.test_memory_page import _member_ctx
+from tests.e2e.test_shell import PASSWORD, _sign_up, at
+from tests.fakes.llm_server import FakeLLMServer, FakeToolCall
+from tests.services.test_agent_loop import calls_until_answered, tool_results
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_chat_with_an_agent_shows_its_tool_calls_as_cards_that_a_reload_keeps(
+    app_server, page: Page, llm: FakeLLMServer
+) -> None:
+    async with global_session() as session:
+        t = await tenants.create_tenant(session, name="Agents", slug=unique_slug("agt"), accent_color="iris")
+    host = f"{t.slug}.localhost"
+    await make_user(t.id, f"owner-{uuid.uuid4().hex[:6]}@example.com", password=PASSWORD, name="Otto Owner")
+    email = f"ana-{uuid.uuid4().hex[:6]}@example.com"
+    await _sign_up(page, app_server.url("/signup", host=host), "Ana Agent", email)
+    await expect(page).to_have_url(at(app_server, "/", host=host))
+    ctx = await _member_ctx(t.id, email)
+    agent = await store.create_agent(
+        ctx,
+        AgentDraft(
+            "Price checker", "Works out prices.", "🧮", "Offers", "You are Price checker. Use the calculator.",
+            tools=(ToolChoice("calculator"),), starters=("What is 2 + 3 * 4?",),
+        ),
+    )  # fmt: skip
+    llm.configure(
+        reply=lambda body: "It is 14." if tool_results(body) else "Let me calculate.",
+        tool_calls=calls_until_answered(FakeToolCall("calculator", {"expression": "2 + 3 * 4"}, id="calc1")),
+    )
+
+    await page.goto(app_server.url(f"/?agent={agent.id}", host=host))
+    intro = page.locator("#agent-intro")
+    await expect(intro).to_contain_text("Price checker")
+    await expect(intro).to_contain_text("Works out prices.")
+    await expect(page.locator("#chat-agent")).to_contain_text("Price checker")
+    await intro.get_by_role("button", name="What is 2 + 3 * 4?").click()
+
+    reply = page.locator(".solo-message[data-role='assistant']").last
+    await expect(reply).to_contain_text("It is 14.", timeout=30_000)
+    card = reply.locator(".solo-tool-card[data-tool='calculator']")
+    await expect(card).to_have_attribute("data-status", "done")
+    await expect(card).to_contain_text("Done")
+    await expect(card.get_by_text("Result")).not_to_be_visible()  # collapsed
+    await card.locator("summary").click()
+    await expect(card.locator(".solo-tool-pre").last).to_contain_text("14")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "agent-chat-tool-card.png"), full_page=True)
+
+    asked = [r.body for r in llm.chat_requests() if r.body.get("tools")]
+    assert asked, "no request offered the agent's tools"
+    first = asked[0]
+    assert first["messages"][0]["role"] == "system"
+    assert "You are Price checker." in first["messages"][0]["content"]
+    assert [t["function"]["name"] for t in first["tools"]] == ["calculator"]
+
+    await expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
+    await page.reload()
+    reply = page.locator(".solo-message[data-role='assistant']").last
+    await expect(reply).to_contain_text("It is 14.")
+    await expect(reply.locator(".solo-tool-card[data-tool='calculator']")).to_have_attribute(
+        "data-status", "done"
+    )
+    await expect(page.locator("#chat-agent")).to_contain_text("Price checker")
