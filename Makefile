@@ -4,7 +4,7 @@ PORT ?= 3000
 HOST ?= 127.0.0.1
 
 .PHONY: run frontend test setup lint typecheck pytest bench bench-ttft bench-concurrent bench-db bench-long \
-	bench-knowledge bench-memory
+	bench-knowledge bench-memory bench-agents
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -61,3 +61,7 @@ bench-knowledge:
 bench-memory:
 	@bash scripts/bootstrap.sh
 	@source scripts/env.sh && python bench/memory.py $(BENCH_ARGS)
+
+bench-agents:
+	@bash scripts/bootstrap.sh
+	@source scripts/env.sh && python bench/agents.py $(BENCH_ARGS)
