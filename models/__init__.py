@@ -1,6 +1,6 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
-from models.agents import AGENT_VISIBILITIES, PLAN_TIERS, Agent, AgentTemplate, AgentVersion
+from models.agents import AGENT_VISIBILITIES, PLAN_TIERS, Agent, AgentTemplate, AgentVersion, McpServer
 from models.chat import (
     MESSAGE_ROLES,
     MESSAGE_STATUSES,
@@ -68,6 +68,7 @@ TENANT_OWNED_TABLES = (
     "agents",
     "agent_versions",
     "agent_templates",
+    "mcp_servers",
 )
 
 # Tables with a `tenant_id` column that are deliberately NOT under row-level security. `jobs`: the worker serves
@@ -105,6 +106,7 @@ __all__ = [
     "Folder",
     "Invitation",
     "JobRecord",
+    "McpServer",
     "Memory",
     "MemoryExtraction",
     "Message",

@@ -105,3 +105,26 @@ class AgentTemplate(SQLModel, table=True):
     hidden: bool = False
     created_by: uuid.UUID | None = fk("users", nullable=True, ondelete="SET NULL", index=False)
     created_at: datetime = ts()
+
+
+class McpServer(SQLModel, table=True):
+    """An MCP server a workspace's admins added (services/tools/mcp.py): its streamable-HTTP URL, the headers
+    sent with every request (a token...; encrypted, never shown again), and the tools it listed when last
+    checked (`tools`: name, description, input schema), which agents may then use."""
+
+    __tablename__ = "mcp_servers"
+    __table_args__ = (UniqueConstraint("tenant_id", "slug", name="uq_mcp_servers_tenant_slug"),)
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = tenant_fk()
+    name: str = Field(max_length=80)
+    slug: str = Field(max_length=24)  # the prefix of its tools' names: mcp_<slug>_<tool>
+    url: str = Field(max_length=500)
+    headers_encrypted: str | None = Field(default=None, max_length=8000)
+    header_names: list[str] = _json_list()  # shown in Admin (the values are not)
+    tools: list[dict[str, Any]] = _json_list()
+    enabled: bool = True
+    error: str = Field(default="", max_length=1000)
+    checked_at: datetime | None = ts(nullable=True)
+    created_by: uuid.UUID | None = fk("users", nullable=True, ondelete="SET NULL", index=False)
+    created_at: datetime = ts()

@@ -104,7 +104,7 @@ async def get_template(ctx: Ctx, key: str) -> TemplateInfo:
 async def use_template(ctx: Ctx, key: str) -> AgentInfo:
     """A private agent from the template, for the member to edit; tools the workspace lacks are left out."""
     template = await get_template(ctx, key)
-    known = store.tool_names()
+    known = await store.tool_names(ctx)
     draft = AgentDraft(
         name=template.name, description=template.description, avatar=template.avatar, category=template.category,
         instructions=template.instructions, temperature=template.temperature,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.agents.store import AgentDraft, AgentInfo
+from services.agents.store import AgentDraft, AgentInfo, available_tools
 from services.context import Ctx
 from services.files import collections
 from services.llm import ToolCall
@@ -30,7 +30,8 @@ async def prepare(
     conversation_files: tuple[uuid.UUID, ...] = (),
 ) -> AgentRun:
     """The turn's view of `agent` (a saved one, or the builder's unsaved draft for "Test")."""
-    chosen = [(registry.find(t.name), dict(t.settings)) for t in agent.tools]
+    available = {tool.name: tool for tool in await available_tools(ctx)} if agent.tools else {}
+    chosen = [(available.get(t.name), dict(t.settings)) for t in agent.tools]
     tools = [(tool, settings) for tool, settings in chosen if tool is not None]
     settings_of: dict[str, dict[str, Any]] = {tool.name: settings for tool, settings in tools}
     file_ids = list(dict.fromkeys([*agent.files, *conversation_files]))
@@ -41,9 +42,17 @@ async def prepare(
             if f not in file_ids
         ]
 
+    offered = {tool.name: tool for tool, _ in tools}
+
     async def execute(call: ToolCall) -> ToolRun:
+        tool = offered.get(call.name)
+        if tool is None:  # only the agent's own tools run, whatever the model asks for
+            names = ", ".join(sorted(offered)) or "none"
+            return ToolRun(
+                "", error=f"There is no tool named {call.name!r} here. The tools you may call: {names}."
+            )
         context = ToolContext(ctx, conversation_id, tuple(file_ids), settings_of.get(call.name, {}))
-        result = await registry.execute_named(call.name, context, call.arguments, allowed=settings_of.keys())
+        result = await registry.execute(tool, context, call.arguments)
         return ToolRun(result.text, result.data, result.error, int(result.duration_ms))
 
     return AgentRun(

@@ -136,11 +136,15 @@ def _text(value: str, limit: int, what: str, *, required: bool = False) -> str:
     return cleaned
 
 
-def tool_names() -> frozenset[str]:
-    """The tools an agent may name (the registry's)."""
-    from services.tools import registry  # agents build on tools, not the other way round
+async def available_tools(ctx: Ctx) -> list[Any]:
+    """The tools this workspace's agents may offer: the built-ins, and its enabled MCP servers' tools."""
+    from services.tools import mcp, registry  # agents build on tools, not the other way round
 
-    return frozenset(t.name for t in registry.list_tools())
+    return [*registry.list_tools(), *await mcp.workspace_tools(ctx)]
+
+
+async def tool_names(ctx: Ctx) -> frozenset[str]:
+    return frozenset(t.name for t in await available_tools(ctx))
 
 
 async def _definition(ctx: Ctx, draft: AgentDraft) -> dict[str, Any]:
@@ -170,7 +174,7 @@ async def _definition(ctx: Ctx, draft: AgentDraft) -> dict[str, Any]:
     model = draft.model.strip()
     if model:
         await ai_catalog.provider_for(ctx, model)  # offered and enabled here, or a clear error
-    known = tool_names() if draft.tools else frozenset()
+    known = await tool_names(ctx) if draft.tools else frozenset()
     tools: list[dict[str, Any]] = []
     for choice in draft.tools[:MAX_TOOLS]:
         if choice.name not in known:
