@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import reflex as rx
 
 from app.api.routes import build_api
-from app.pages import admin_models, auth, chat, files, members, memory, not_found, settings
+from app.pages import admin_models, agents, auth, chat, files, members, memory, not_found, settings
 from services import web
 from services.config import get_settings
 from services.db import check_app_role
@@ -21,7 +21,9 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 logging.getLogger("solo").setLevel(logging.INFO)
 
 app = rx.App(
-    stylesheets=["/solo.css", "/sidebar.css", "/markdown.css", "/chat.css", "/files.css", "/memory.css"],
+    stylesheets=[
+        f"/{name}.css" for name in ("solo", "sidebar", "markdown", "chat", "files", "memory", "agents")
+    ],
     head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat", "attach", "files")],
     api_transformer=build_api(),
 )
@@ -57,5 +59,5 @@ async def _job_worker() -> AsyncIterator[None]:
 
 app.register_lifespan_task(_job_worker)
 
-for module in (auth, chat, files, memory, settings, members, admin_models, not_found):
+for module in (auth, chat, agents, files, memory, settings, members, admin_models, not_found):
     module.register(app)

@@ -99,6 +99,7 @@ def nav_items(*, chat: bool = True) -> rx.Component:
     """The workspace's pages; admin pages only for those who may use them (the server checks again)."""
     return rx.vstack(
         nav_link("Chat", "/", "message_square") if chat else rx.fragment(),
+        nav_link("Agents", "/agents", "bot"),
         nav_link("Files", "/files", "folder"),
         nav_link("Memory", "/memory", "brain"),
         nav_link("Settings", "/settings", "settings"),
