@@ -27,7 +27,6 @@ from services.auth.roles import has
 from services.context import Ctx
 from services.errors import NotFound, ServiceError, ValidationError
 from services.files import collections, records
-from services.tools import registry
 from state import request
 from state.agents import AgentsState, category_choices, may_create, may_edit
 from state.session import SessionState, require_user
@@ -271,7 +270,7 @@ class AgentBuilderState(rx.State):
                 "description": t.description,
                 "needs": f"Needs the {t.needs} connection" if t.needs else "Built in: nothing to connect",
             }
-            for t in registry.list_tools()
+            for t in await store.available_tools(ctx)  # the built-ins and the workspace's MCP tools
         ]
         found, self.more_files = await records.list_files(ctx, limit=MAX_FILE_CHOICES)
         self.file_options = [{"id": str(f.id), "name": f.name, "label": f.label} for f in found]
