@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # Extraction (services/memory/extract.py): after every MEMORY_EXTRACT_EVERY turns of a member (across their
     # chats) that say something about them, or MEMORY_EXTRACT_QUIET_SECONDS after the last of fewer; the model
     # reads at most MEMORY_EXTRACT_INPUT_TOKENS of the new messages.
+    # Composio (agent tools: web search, GoHighLevel...): the default workspace's API key; others enter theirs.
+    composio_api_key: str = ""  # secret: never logged, never in an error message
+    composio_base_url: str = ""  # empty: Composio's own (https://backend.composio.dev)
     memory_extract_every: int = 4
     memory_extract_quiet_seconds: float = 900.0
     memory_extract_input_tokens: int = 2000

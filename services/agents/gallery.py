@@ -27,6 +27,9 @@ from services.db import global_session, tenant_session
 from services.errors import NotFound, ValidationError
 
 WORKSPACE_PREFIX = "ws-"
+WEB_SEARCH_PREFIX = (
+    "composio_composio_search"  # a template's "web_search": the workspace's Composio web search
+)
 TEMPLATE_NOT_FOUND = "That template does not exist (or is hidden in this workspace)."
 
 
@@ -105,10 +108,12 @@ async def use_template(ctx: Ctx, key: str) -> AgentInfo:
     """A private agent from the template, for the member to edit; tools the workspace lacks are left out."""
     template = await get_template(ctx, key)
     known = await store.tool_names(ctx)
+    web = next((n for n in sorted(known) if n.startswith(WEB_SEARCH_PREFIX)), "")
+    names = [web if t == "web_search" else t for t in template.tools]
     draft = AgentDraft(
         name=template.name, description=template.description, avatar=template.avatar, category=template.category,
         instructions=template.instructions, temperature=template.temperature,
-        tools=tuple(ToolChoice(t) for t in template.tools if t in known), starters=template.starters,
+        tools=tuple(ToolChoice(t) for t in names if t in known), starters=template.starters,
     )  # fmt: skip
     return await store.create_agent(ctx, draft, template_key=template.key)
 

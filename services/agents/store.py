@@ -137,10 +137,11 @@ def _text(value: str, limit: int, what: str, *, required: bool = False) -> str:
 
 
 async def available_tools(ctx: Ctx) -> list[Any]:
-    """The tools this workspace's agents may offer: the built-ins, and its enabled MCP servers' tools."""
-    from services.tools import mcp, registry  # agents build on tools, not the other way round
+    """The tools this workspace's agents may offer: the built-ins, its enabled MCP servers' tools and its
+    Composio toolkits' tools."""
+    from services.tools import composio, mcp, registry  # agents build on tools, not the other way round
 
-    return [*registry.list_tools(), *await mcp.workspace_tools(ctx)]
+    return [*registry.list_tools(), *await mcp.workspace_tools(ctx), *await composio.workspace_tools(ctx)]
 
 
 async def tool_names(ctx: Ctx) -> frozenset[str]:
