@@ -8,6 +8,7 @@ from components.forms import error_callout, field, notice_callout
 from components.shell import app_shell
 from state.session import SessionState
 from state.settings import SettingsState
+from state.tool_connections import ToolConnectionsState
 from state.workspace_storage import StorageState
 
 
@@ -73,6 +74,58 @@ def _connected_accounts() -> rx.Component:
             ),
             spacing="3",
             wrap="wrap",
+        ),
+    )
+
+
+def _tool_connections() -> rx.Component:
+    """The member's accounts for the workspace's Composio toolkits (shown when the workspace uses Composio)."""
+    return rx.cond(
+        (ToolConnectionsState.rows.length() > 0) | (ToolConnectionsState.error != ""),  # type: ignore[attr-defined]
+        rx.card(
+            rx.vstack(
+                rx.heading("Connections", size="4"),
+                rx.text(
+                    "Accounts your agents' tools use on your behalf. Only you use yours: nobody else in the "
+                    "workspace acts through them.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                error_callout(ToolConnectionsState.error),
+                rx.foreach(
+                    ToolConnectionsState.rows,
+                    lambda r: rx.hstack(
+                        rx.vstack(
+                            rx.text(r["label"], weight="medium", size="2"),
+                            rx.text(
+                                r["status_label"],
+                                size="1",
+                                color_scheme=rx.cond(r["status"] == "ACTIVE", "green", "gray"),
+                            ),
+                            spacing="0",
+                        ),
+                        rx.cond(
+                            (r["needs_account"] == "yes") & (r["status"] != "ACTIVE"),
+                            rx.button(
+                                "Connect " + r["label"],
+                                size="2",
+                                variant="outline",
+                                on_click=ToolConnectionsState.connect(r["toolkit"]),
+                            ),
+                        ),
+                        justify="between",
+                        align="center",
+                        width="100%",
+                        class_name="solo-connection-row",
+                        data_toolkit=r["toolkit"],
+                    ),
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+            role="region",
+            aria_label="Connections",
         ),
     )
 
@@ -323,6 +376,7 @@ def _body() -> rx.Component:
         _password(),
         _connected_accounts(),
         _sessions(),
+        _tool_connections(),
         _storage(),
         _delete_account(),
         spacing="4",
@@ -339,5 +393,5 @@ def register(app: rx.App) -> None:
         settings,
         route="/settings",
         title="Settings",
-        on_load=[SessionState.load_private, SettingsState.load, StorageState.load],
+        on_load=[SessionState.load_private, SettingsState.load, StorageState.load, ToolConnectionsState.load],
     )

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from services.config import PROJECT_ROOT
+from tests.fakes.composio_server import FakeComposio
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.oauth_provider import FakeOAuthProvider
 
@@ -100,11 +101,21 @@ def fake_oauth() -> Iterator[FakeOAuthProvider]:
     provider.stop()
 
 
+@pytest.fixture(scope="session")
+def fake_composio() -> Iterator[FakeComposio]:
+    """A loopback fake of the Composio API: the app's default Composio key points at it."""
+    with FakeComposio() as server:
+        yield server
+
+
 # Package scope: the app stops after the last browser test. Its job worker claims every tenant's jobs in the
 # shared test database, so left running it would take (and fail) the service tests' ingestion jobs.
 @pytest.fixture(scope="package")
 def app_server(
-    db_env: dict[str, str], fake_llm: FakeLLMServer, fake_oauth: FakeOAuthProvider
+    db_env: dict[str, str],
+    fake_llm: FakeLLMServer,
+    fake_oauth: FakeOAuthProvider,
+    fake_composio: FakeComposio,
 ) -> Iterator[AppServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)")
@@ -134,6 +145,8 @@ def app_server(
         "EMBEDDINGS_DIM": "64",
         # Memory extraction runs only when a test makes its job due (a stray run would add a request to the
         # fake provider in the middle of another test).
+        "COMPOSIO_API_KEY": fake_composio.api_key,
+        "COMPOSIO_BASE_URL": fake_composio.url,
         "MEMORY_EXTRACT_EVERY": "1000",
         "MEMORY_EXTRACT_QUIET_SECONDS": "86400",
         "LLM_ENDPOINTS": json.dumps(

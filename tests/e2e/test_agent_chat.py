@@ -80,3 +80,40 @@ async def test_a_chat_with_an_agent_shows_its_tool_calls_as_cards_that_a_reload_
         "data-status", "done"
     )
     await expect(page.locator("#chat-agent")).to_contain_text("Price checker")
+
+
+async def test_a_member_connects_gohighlevel_for_their_agents_in_settings(
+    app_server, page: Page, fake_composio
+) -> None:
+    from services.tools import composio
+
+    async with global_session() as session:
+        t = await tenants.create_tenant(session, name="Connect", slug=unique_slug("cmp"), accent_color="iris")
+    host = f"{t.slug}.localhost"
+    await make_user(t.id, f"owner-{uuid.uuid4().hex[:6]}@example.com", password=PASSWORD, name="Otto Owner")
+    email = f"cora-{uuid.uuid4().hex[:6]}@example.com"
+    await _sign_up(page, app_server.url("/signup", host=host), "Cora Connect", email)
+    await expect(page).to_have_url(at(app_server, "/", host=host))
+    await page.goto(app_server.url("/settings", host=host))
+    section = page.get_by_role("region", name="Connections")
+    crm = section.locator(".solo-connection-row[data-toolkit='highlevel']")
+    await expect(crm).to_contain_text("Not connected", timeout=20_000)  # the first use imports the SDK
+    await expect(section.locator(".solo-connection-row[data-toolkit='composio_search']")).to_contain_text(
+        "Connected"
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await section.screenshot(path=str(SHOTS / "settings-connections.png"))
+
+    # Composio's hosted sign-in (no internet here: the browser is answered by a stand-in page).
+    await page.route(
+        "https://connect.example.com/**", lambda route: route.fulfill(status=200, body="Composio sign-in")
+    )
+    await crm.get_by_role("button", name="Connect GoHighLevel").click()
+    await expect(page).to_have_url(re.compile(r"^https://connect\.example\.com/ca_"))
+    ctx = await _member_ctx(t.id, email)
+    linked = [r for r in fake_composio.requests if r[1].endswith("/connected_accounts/link")]
+    assert linked and linked[-1][3]["user_id"] == composio.user_id_for(ctx)  # made on the server
+    assert linked[-1][3]["callback_url"].endswith("/settings?tools=1")
+    fake_composio.activate(composio.user_id_for(ctx))
+    await page.goto(app_server.url("/settings", host=host))
+    await expect(page.locator(".solo-connection-row[data-toolkit='highlevel']")).to_contain_text("Connected")
