@@ -10,7 +10,18 @@ from collections.abc import AsyncIterator
 import reflex as rx
 
 from app.api.routes import build_api
-from app.pages import admin_models, agents, auth, chat, files, members, memory, not_found, settings
+from app.pages import (
+    admin_models,
+    admin_tools,
+    agents,
+    auth,
+    chat,
+    files,
+    members,
+    memory,
+    not_found,
+    settings,
+)
 from services import web
 from services.config import get_settings
 from services.db import check_app_role
@@ -22,7 +33,8 @@ logging.getLogger("solo").setLevel(logging.INFO)
 
 app = rx.App(
     stylesheets=[
-        f"/{name}.css" for name in ("solo", "sidebar", "markdown", "chat", "files", "memory", "agents")
+        f"/{name}.css"
+        for name in ("solo", "sidebar", "markdown", "chat", "files", "memory", "agents", "admin_tools")
     ],
     head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat", "attach", "files")],
     api_transformer=build_api(),
@@ -59,5 +71,5 @@ async def _job_worker() -> AsyncIterator[None]:
 
 app.register_lifespan_task(_job_worker)
 
-for module in (auth, chat, agents, files, memory, settings, members, admin_models, not_found):
+for module in (auth, chat, agents, files, memory, settings, members, admin_models, admin_tools, not_found):
     module.register(app)

@@ -105,6 +105,7 @@ def nav_items(*, chat: bool = True) -> rx.Component:
         nav_link("Settings", "/settings", "settings"),
         rx.cond(SessionState.can_manage_members, nav_link("Members", "/members", "users")),
         rx.cond(SessionState.can_manage_members, nav_link("Models", "/admin/models", "cpu")),
+        rx.cond(SessionState.can_manage_members, nav_link("Tools", "/admin/tools", "wrench")),
         spacing="1",
         width="100%",
     )
