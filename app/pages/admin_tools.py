@@ -7,6 +7,7 @@ import reflex as rx
 
 from components.forms import error_callout, field, notice_callout
 from components.shell import app_shell
+from state.admin_composio import ComposioAdminState
 from state.admin_tools import AdminToolsState as S
 from state.session import SessionState
 
@@ -320,6 +321,55 @@ def _remove_dialog() -> rx.Component:
     )
 
 
+def _composio() -> rx.Component:
+    c = ComposioAdminState
+    return rx.vstack(
+        rx.text(
+            "Composio toolkits give agents web search and apps such as GoHighLevel. Each member connects their own "
+            "accounts under Settings → Connections.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.text("Key in use: ", rx.text.strong(c.source_label), size="2", id="composio-source"),
+        rx.form(
+            rx.vstack(
+                field(
+                    "Composio API key", "composio_key", type="password", autocomplete="off", required=False
+                ),
+                rx.text("Leave it empty to keep the key in use.", size="1", color_scheme="gray"),
+                field("Toolkits", "composio_toolkits", default_value=c.toolkits, required=False),
+                rx.text(
+                    "Composio toolkit slugs, separated by commas: composio_search (web search), highlevel "
+                    "(GoHighLevel), gmail, …",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                error_callout(c.error),
+                notice_callout(c.notice),
+                rx.hstack(
+                    rx.button("Save Composio settings", type="submit"),
+                    rx.cond(
+                        c.source == "workspace",
+                        rx.button(
+                            "Use the server's key", type="button", variant="soft", on_click=c.use_server_key
+                        ),
+                    ),
+                    spacing="3",
+                    wrap="wrap",
+                ),
+                spacing="2",
+                width="100%",
+                max_width="560px",
+            ),
+            key=c.form_key,
+            on_submit=c.save,
+            reset_on_submit=True,
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def _card(title: str, body: rx.Component) -> rx.Component:
     return rx.card(
         rx.vstack(rx.heading(title, size="4"), body, spacing="3", width="100%"),
@@ -341,6 +391,7 @@ def _body() -> rx.Component:
             ),
             _card("MCP servers", _servers()),
             _card("Add an MCP server", _add_form()),
+            _card("Composio", _composio()),
             _card("Built-in tools", _builtins()),
             _remove_dialog(),
             spacing="4",
@@ -359,5 +410,5 @@ def register(app: rx.App) -> None:
         admin_tools,
         route="/admin/tools",
         title="Tools",
-        on_load=[SessionState.load_private, S.load],
+        on_load=[SessionState.load_private, S.load, ComposioAdminState.load],
     )

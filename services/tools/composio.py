@@ -275,3 +275,17 @@ async def connect(ctx: Ctx, toolkit: str, callback_url: str) -> str:
         raise
     except Exception as exc:
         raise ValidationError(_message(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ComposioAdmin:
+    source: str  # "workspace": its own key; "server": the operator's COMPOSIO_API_KEY; "none"
+    toolkits: tuple[str, ...]
+
+
+async def admin_view(ctx: Ctx) -> ComposioAdmin:
+    """What Admin → Tools shows (never the key itself)."""
+    require(ctx, "agents.manage")
+    cfg = await settings_of(ctx.tenant_id)
+    source = "workspace" if cfg.own_key else ("server" if cfg.api_key else "none")
+    return ComposioAdmin(source, cfg.toolkits)

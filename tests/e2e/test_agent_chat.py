@@ -117,3 +117,29 @@ async def test_a_member_connects_gohighlevel_for_their_agents_in_settings(
     fake_composio.activate(composio.user_id_for(ctx))
     await page.goto(app_server.url("/settings", host=host))
     await expect(page.locator(".solo-connection-row[data-toolkit='highlevel']")).to_contain_text("Connected")
+
+
+async def test_an_owner_sets_the_workspaces_composio_key_and_toolkits(
+    app_server, page: Page, fake_composio
+) -> None:
+    from services.tools import composio
+    from tests.e2e.test_members import _owner_signed_in
+
+    _host, tenant_id = await _owner_signed_in(app_server, page, "cmpa")
+    await page.get_by_role("link", name="Tools").first.click()
+    section = page.get_by_role("region", name="Composio")
+    await expect(section.locator("#composio-source")).to_contain_text("The server's key")
+    await expect(section.get_by_label("Toolkits")).to_have_value("composio_search, highlevel")
+    await section.get_by_label("Composio API key").fill(fake_composio.api_key)
+    await section.get_by_label("Toolkits").fill("composio_search")
+    await section.get_by_role("button", name="Save Composio settings").click()
+    await expect(section.get_by_role("status")).to_contain_text("stored encrypted")
+    await expect(section.locator("#composio-source")).to_contain_text("This workspace's own key")
+    await expect(section.get_by_label("Toolkits")).to_have_value("composio_search")
+    assert fake_composio.api_key not in await page.content()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await section.screenshot(path=str(SHOTS / "admin-composio.png"))
+    view = await composio.settings_of(uuid.UUID(tenant_id))
+    assert view.own_key and view.toolkits == ("composio_search",)
+    await section.get_by_role("button", name="Use the server's key").click()
+    await expect(section.locator("#composio-source")).to_contain_text("The server's key")
