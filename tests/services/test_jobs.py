@@ -34,6 +34,16 @@ def kind() -> str:
     return f"test.{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(autouse=True)
+async def _only_this_tests_jobs() -> None:
+    """A worker here claims every registered kind: jobs other tests left pending (a memory extraction that came
+    due, an ingestion) would be run in the middle of these tests, against servers that are gone."""
+    async with global_session() as session:
+        await session.execute(
+            text("DELETE FROM jobs WHERE kind NOT LIKE 'test.%' AND status IN ('queued', 'running')")
+        )
+
+
 async def add(k: str, payload: dict[str, Any], **options: Any) -> int:
     job_id = await enqueue(k, payload, **options)
     assert job_id is not None
