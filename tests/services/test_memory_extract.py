@@ -20,7 +20,7 @@ from services.errors import PermissionDenied
 from services.jobs.queue import job_info, run_once
 from services.knowledge.chunk import count_tokens
 from services.knowledge.embed import set_embeddings
-from services.memory import extract, settings, store
+from services.memory import extract, extract_prompt, settings, store
 from services.turns import UserMessage, run_turn
 from tests.fakes.llm_server import FakeLLMServer, FakeToolCall
 from tests.services.test_chat_support import new_ctx, sql
@@ -275,9 +275,9 @@ async def test_a_huge_message_keeps_the_request_under_its_bound(  # type: ignore
     assert await work(tenant.id) == 1
     [request] = extraction_requests(embeddings)
     sent = "\n".join(str(m["content"]) for m in request["messages"])
-    assert count_tokens(sent) <= extract.request_bound() < 6000
+    assert count_tokens(sent) <= extract_prompt.request_bound() < 6000
     assert "A1b2C3d4A1b2" not in sent and "I coach dentists." in sent and "I charge 2,000 euros." in sent
-    assert sent.count("[M") <= extract.CONTEXT_MEMORIES
+    assert sent.count("[M") <= extract_prompt.CONTEXT_MEMORIES
 
 
 async def test_the_workspace_switch_and_memory_model(  # type: ignore[no-untyped-def]
@@ -318,17 +318,17 @@ async def test_the_workspace_switch_and_memory_model(  # type: ignore[no-untyped
 
 
 def test_cleaning_and_cutting() -> None:
-    assert extract.clean("see data:image/png;base64,AAAA== ok") == "see [data removed] ok"
-    assert extract.clean("x " + "Q" * 400 + " y") == "x [base64 removed] y"
+    assert extract_prompt.clean("see data:image/png;base64,AAAA== ok") == "see [data removed] ok"
+    assert extract_prompt.clean("x " + "Q" * 400 + " y") == "x [base64 removed] y"
     long = " ".join(f"word{i}" for i in range(5000))
-    short = extract.cut(long, 100)
+    short = extract_prompt.cut(long, 100)
     assert (
         count_tokens(short) <= 100
         and short.startswith("word0 ")
         and short.endswith("word4999")
         and "[…]" in short
     )
-    assert extract.cut("short text", 100) == "short text"
+    assert extract_prompt.cut("short text", 100) == "short text"
     assert extract.about_self("My clients are dentists") and extract.about_self("Je suis coach")
     assert extract.about_self("j'ai trois clients") and extract.about_self("How do I price my program?")
     for generic in (
@@ -338,8 +338,8 @@ def test_cleaning_and_cutting() -> None:
         "Tell us more",
     ):
         assert not extract.about_self(generic), generic
-    ops = extract.operations(
+    ops = extract_prompt.operations(
         [], 'Here: {"operations": [{"op": "add", "text": "The user likes tea.", "category": "x"}]}'
     )
-    assert ops == [extract.Operation("add", text="The user likes tea.", category="other")]
-    assert extract.operations(["not json"], "") == []
+    assert ops == [extract_prompt.Operation("add", text="The user likes tea.", category="other")]
+    assert extract_prompt.operations(["not json"], "") == []
