@@ -30,7 +30,8 @@ async def prepare(
     conversation_files: tuple[uuid.UUID, ...] = (),
 ) -> AgentRun:
     """The turn's view of `agent` (a saved one, or the builder's unsaved draft for "Test")."""
-    available = {tool.name: tool for tool in await available_tools(ctx)} if agent.tools else {}
+    names = [t.name for t in agent.tools]
+    available = {tool.name: tool for tool in await available_tools(ctx, names)} if names else {}
     chosen = [(available.get(t.name), dict(t.settings)) for t in agent.tools]
     tools = [(tool, settings) for tool, settings in chosen if tool is not None]
     settings_of: dict[str, dict[str, Any]] = {tool.name: settings for tool, settings in tools}

@@ -14,6 +14,7 @@ registry knows and the workspace allows, the knowledge files and collections one
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -136,12 +137,19 @@ def _text(value: str, limit: int, what: str, *, required: bool = False) -> str:
     return cleaned
 
 
-async def available_tools(ctx: Ctx) -> list[Any]:
+async def available_tools(ctx: Ctx, names: Collection[str] | None = None) -> list[Any]:
     """The tools this workspace's agents may offer: the built-ins, its enabled MCP servers' tools and its
-    Composio toolkits' tools."""
+    Composio toolkits' tools. With `names` (an agent's), a source none of them comes from is not asked: an
+    agent without Composio tools never waits for Composio before its first token."""
     from services.tools import composio, mcp, registry  # agents build on tools, not the other way round
 
-    return [*registry.list_tools(), *await mcp.workspace_tools(ctx), *await composio.workspace_tools(ctx)]
+    wanted = None if names is None else set(names)
+    found: list[Any] = list(registry.list_tools())
+    if wanted is None or any(n.startswith("mcp_") for n in wanted):
+        found += await mcp.workspace_tools(ctx)
+    if wanted is None or any(n.startswith("composio_") for n in wanted):
+        found += await composio.workspace_tools(ctx)
+    return found
 
 
 async def tool_names(ctx: Ctx) -> frozenset[str]:
@@ -175,7 +183,11 @@ async def _definition(ctx: Ctx, draft: AgentDraft) -> dict[str, Any]:
     model = draft.model.strip()
     if model:
         await ai_catalog.provider_for(ctx, model)  # offered and enabled here, or a clear error
-    known = await tool_names(ctx) if draft.tools else frozenset()
+    known = (
+        frozenset(t.name for t in await available_tools(ctx, [c.name for c in draft.tools]))
+        if draft.tools
+        else frozenset()
+    )
     tools: list[dict[str, Any]] = []
     for choice in draft.tools[:MAX_TOOLS]:
         if choice.name not in known:

@@ -95,6 +95,13 @@ async def test_web_search_and_gohighlevel_through_composio_as_the_member(  # typ
     for other in (mia, eve):
         assert {c.toolkit: c.status for c in await composio.connections(other)}["highlevel"] == ""
 
+    # An agent without Composio tools never asks Composio (nothing waits for it before the first token).
+    composio._lists.clear()
+    asked = len(composio_api.requests)
+    plain = await store.create_agent(owner, AgentDraft("Maths", tools=(ToolChoice("calculator"),)))
+    assert [t["name"] for t in (await runner.prepare(owner, plain, None)).tools] == ["calculator"]
+    assert len(composio_api.requests) == asked
+
     # A template's web search becomes the workspace's Composio search; an admin may narrow the toolkits.
     made = await gallery.use_template(owner, "dcm")
     assert SEARCH in {t.name for t in made.tools}
