@@ -46,3 +46,30 @@ def notice_callout(message: rx.Var) -> rx.Component:
         message != "",
         rx.callout(message, icon="circle_check", color_scheme="green", role="status", width="100%"),
     )
+
+
+def confirm_dialog(
+    title: rx.Var | str,
+    description: str,
+    action: str,
+    *,
+    on_confirm: object,
+    open: rx.Var,
+    on_open_change: object,
+) -> rx.Component:
+    """A destructive action asked once more: Cancel (also Escape, a click outside) or the red action button."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(description),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button(action, color_scheme="red", on_click=on_confirm)),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+        ),
+        open=open,
+        on_open_change=on_open_change,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.forms import error_callout, field, notice_callout
+from components.forms import confirm_dialog, error_callout, field, notice_callout
 from components.shell import app_shell
 from state.admin_models import AdminModelsState
 from state.session import SessionState
@@ -352,23 +352,11 @@ def _memory() -> rx.Component:
 
 
 def _remove_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Remove " + AdminModelsState.remove_label + "?"),
-            rx.alert_dialog.description(
-                "Members can no longer chat with its models, and its stored API key is deleted. "
-                "Existing conversations are kept. To use it again, add it again with its key."
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Remove provider", color_scheme="red", on_click=AdminModelsState.confirm_remove)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-        ),
+    return confirm_dialog(
+        "Remove " + AdminModelsState.remove_label + "?",
+        "Members can no longer chat with its models, and its stored API key is deleted. Existing conversations are kept. To use it again, add it again with its key.",
+        "Remove provider",
+        on_confirm=AdminModelsState.confirm_remove,
         open=AdminModelsState.remove_open,
         on_open_change=AdminModelsState.remove_dialog_changed,
     )

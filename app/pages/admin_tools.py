@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.forms import error_callout, field, notice_callout
+from components.forms import confirm_dialog, error_callout, field, notice_callout
 from components.shell import app_shell
 from state.admin_composio import ComposioAdminState
 from state.admin_tools import AdminToolsState as S
@@ -299,23 +299,11 @@ def _builtins() -> rx.Component:
 
 
 def _remove_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Remove " + S.remove_name + "?"),
-            rx.alert_dialog.description(
-                "Agents can no longer call its tools, and its stored headers are deleted. Agents that offered "
-                "them keep working without them. To use it again, add it again with its headers."
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Remove server", color_scheme="red", on_click=S.confirm_remove)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-        ),
+    return confirm_dialog(
+        "Remove " + S.remove_name + "?",
+        "Agents can no longer call its tools, and its stored headers are deleted. Agents that offered them keep working without them. To use it again, add it again with its headers.",
+        "Remove server",
+        on_confirm=S.confirm_remove,
         open=S.remove_open,
         on_open_change=S.remove_dialog_changed,
     )
