@@ -25,7 +25,9 @@ from services.auth.roles import has
 from services.context import Ctx
 from services.errors import NotFound, ServiceError, ValidationError
 from services.files import collections, records
+from services.tools import settings as tool_settings
 from state import request
+from state.agent_tool_fields import field_specs, rows_for, settings_of
 from state.agents import AgentsState, category_choices, may_create, may_edit
 from state.session import require_user
 
@@ -50,9 +52,7 @@ FIELD_LABELS = {
 # Plain helpers (no state) ---------------------------------------------------------------------------------
 
 
-def tool_label(name: str) -> str:
-    """ "file_search" -> "File search"."""
-    return name.replace("_", " ").strip().capitalize()
+tool_label = tool_settings.label
 
 
 def _number(raw: str, kind: type[int] | type[float], problem: str) -> Any:
@@ -94,7 +94,11 @@ def show_value(field: str, value: Any, names: dict[str, str]) -> str:
     if field in ("temperature", "max_tokens"):
         return "Default" if value is None else str(value)
     if field == "tools":
-        picked = [tool_label(str(t.get("name", ""))) for t in value or []]
+        picked = [
+            tool_label(str(t.get("name", "")))
+            + (f" ({tool_settings.describe(t['settings'])})" if t.get("settings") else "")
+            for t in value or []
+        ]
         return ", ".join(picked) if picked else "None"
     if field == "knowledge":
         knowledge = value or {}
@@ -168,6 +172,9 @@ class AgentBuilderState(rx.State):
     model_options: list[dict[str, str]] = []
     default_model: str = "Workspace default"
     tool_options: list[dict[str, str]] = []
+    tool_fields: list[
+        dict[str, str]
+    ] = []  # the chosen tools' settings, as typed (state/agent_tool_fields.py)
     file_options: list[dict[str, str]] = []
     collection_options: list[dict[str, str]] = []
     more_files: bool = False
@@ -183,7 +190,8 @@ class AgentBuilderState(rx.State):
     changes: list[dict[str, str]] = []
     confirm_delete: bool = False
     # Backend only.
-    _tool_settings: dict[str, dict[str, Any]] = {}
+    _tool_settings: dict[str, dict[str, Any]] = {}  # as loaded; the form's are in tool_fields
+    _field_specs: dict[str, list[dict[str, str]]] = {}  # tool -> its settings fields
     _names: dict[str, str] = {}  # file and collection ids -> names (for Compare)
 
     # Helpers -------------------------------------------------------------------------------------------
@@ -205,11 +213,13 @@ class AgentBuilderState(rx.State):
 
     def draft(self) -> AgentDraft:
         """The form as it is now (what Save stores and Test runs), or a ValidationError naming the field."""
+        kept = {n: v for n, v in self._tool_settings.items() if n not in self._field_specs}
+        settings = settings_of(self.tool_fields, kept)
         return AgentDraft(
             name=self.name, description=self.description, avatar=self.avatar, category=self.category,
             instructions=self.instructions, model=self.model, temperature=parse_temperature(self.temperature),
             max_tokens=parse_max_tokens(self.max_tokens), max_steps=parse_max_steps(self.max_steps),
-            tools=tuple(ToolChoice(n, dict(self._tool_settings.get(n, {}))) for n in self.tools),
+            tools=tuple(ToolChoice(n, settings.get(n, {})) for n in self.tools),
             files=_ids(self.files, "files"), collections=_ids(self.knowledge_collections, "collections"),
             starters=tuple(s for s in self.starters if s.strip()), min_plan=self.min_plan,
             visibility=self.visibility,
@@ -224,6 +234,7 @@ class AgentBuilderState(rx.State):
         self.min_plan, self.visibility = draft.min_plan, draft.visibility
         self.tools = [t.name for t in draft.tools]
         self._tool_settings = {t.name: dict(t.settings) for t in draft.tools}
+        self.tool_fields = rows_for(self.tools, self._field_specs, self._tool_settings)
         self.files = [str(f) for f in draft.files]
         self.knowledge_collections = [str(c) for c in draft.collections]
         self.starters = list(draft.starters)
@@ -236,6 +247,7 @@ class AgentBuilderState(rx.State):
         self.model_options = [{"value": m.key, "label": f"{m.model} ({m.provider_label})"} for m in enabled]
         default = next((m for m in enabled if m.key == catalog.default), None)
         self.default_model = f"Workspace default ({default.model})" if default else "Workspace default"
+        tools = await store.available_tools(ctx)  # the built-ins and the workspace's MCP and Composio tools
         self.tool_options = [
             {
                 "name": t.name,
@@ -243,8 +255,10 @@ class AgentBuilderState(rx.State):
                 "description": t.description,
                 "needs": f"Needs the {t.needs} connection" if t.needs else "Built in: nothing to connect",
             }
-            for t in await store.available_tools(ctx)  # the built-ins and the workspace's MCP tools
+            for t in tools
         ]
+        self._field_specs = {t.name: field_specs(t) for t in tools}
+        self.tool_fields = rows_for(self.tools, self._field_specs, self._tool_settings)
         found, self.more_files = await records.list_files(ctx, limit=MAX_FILE_CHOICES)
         self.file_options = [{"id": str(f.id), "name": f.name, "label": f.label} for f in found]
         groups = await collections.list_collections(ctx)
@@ -404,7 +418,22 @@ class AgentBuilderState(rx.State):
 
     @rx.event
     def toggle_tool(self, name: str, on: bool):
-        self.tools = self._toggled(self.tools, str(name), bool(on), [t["name"] for t in self.tool_options])
+        name = str(name)
+        self.tools = self._toggled(self.tools, name, bool(on), [t["name"] for t in self.tool_options])
+        rows = [r for r in self.tool_fields if r["tool"] != name]  # the other tools' rows stay as typed
+        if name in self.tools:
+            rows += rows_for([name], self._field_specs, self._tool_settings)
+        self.tool_fields = sorted(
+            rows, key=lambda r: self.tools.index(r["tool"])
+        )  # stable: fields keep order
+        self._changed()
+
+    @rx.event
+    def set_tool_field(self, row_id: str, value: str):
+        """One of a tool's settings, as typed (checked when saved or tested)."""
+        self.tool_fields = [
+            {**r, "value": str(value)[:2000]} if r["id"] == row_id else r for r in self.tool_fields
+        ]
         self._changed()
 
     @rx.event

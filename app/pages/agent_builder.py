@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.pages.agent_test_chat import preview, test_chat
+from app.pages.agent_tools import choice, tools_fieldset
 from app.pages.agents import link_button
 from components.agent_card import badge
 from components.forms import error_callout
@@ -192,41 +193,13 @@ def _model() -> rx.Component:
     )
 
 
-def _choice(checked: rx.Var, on_change: object, label: rx.Var, *details: rx.Component) -> rx.Component:
-    return rx.el.label(
-        rx.checkbox(checked=checked, on_change=on_change, aria_label=label),  # type: ignore[arg-type]
-        rx.el.span(
-            rx.el.span(label, class_name="agent-choice-name"), *details, class_name="agent-choice-text"
-        ),
-        class_name="agent-choice",
-    )
-
-
-def _tools() -> rx.Component:
-    return rx.el.fieldset(
-        rx.el.legend("Tools"),
-        rx.text("What the agent may use while it answers.", size="1", color_scheme="gray"),
-        rx.foreach(
-            B.tool_options,
-            lambda t: _choice(
-                B.tools.contains(t["name"]),
-                lambda on: B.toggle_tool(t["name"], on),
-                t["label"],
-                rx.el.span(t["description"], class_name="agent-choice-desc"),
-                rx.el.span(t["needs"], class_name="agent-choice-needs"),
-            ),
-        ),
-        class_name="agent-choices",
-    )
-
-
 def _knowledge() -> rx.Component:
     files = rx.cond(
         B.file_options.length() > 0,
         rx.el.div(
             rx.foreach(
                 B.file_options,
-                lambda f: _choice(
+                lambda f: choice(
                     B.files.contains(f["id"]),
                     lambda on: B.toggle_file(f["id"], on),
                     f["name"],
@@ -250,7 +223,7 @@ def _knowledge() -> rx.Component:
         rx.el.div(
             rx.foreach(
                 B.collection_options,
-                lambda c: _choice(
+                lambda c: choice(
                     B.knowledge_collections.contains(c["id"]),
                     lambda on: B.toggle_collection(c["id"], on),
                     c["name"],
@@ -521,7 +494,7 @@ def _form() -> rx.Component:
         rx.el.fieldset(
             _basics(),
             _model(),
-            _tools(),
+            tools_fieldset(),
             _knowledge(),
             _starters(),
             _access(),

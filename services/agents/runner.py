@@ -3,8 +3,9 @@ member. The loop itself is the reply turn's (services/turns/steps.py): plain cha
 
 Only the agent's own tools are offered, and only those are run whatever the model asks for (another name is an
 error result the model reads). A tool removed from the workspace since the agent was saved is left out. Tools
-run as the member: `file_search` reads what they may read among the agent's files, its collections' files and the
-conversation's files.
+run as the member, with the settings the agent's author chose for each (services/tools/settings.py):
+`file_search` reads what they may read among the agent's files, its collections' files and (unless the author
+turned it off) the conversation's files.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ async def prepare(
     chosen = [(available.get(t.name), dict(t.settings)) for t in agent.tools]
     tools = [(tool, settings) for tool, settings in chosen if tool is not None]
     settings_of: dict[str, dict[str, Any]] = {tool.name: settings for tool, settings in tools}
-    file_ids = list(dict.fromkeys([*agent.files, *conversation_files]))
+    file_ids = list(dict.fromkeys(agent.files))
     if agent.collections:
         file_ids += [
             f
             for f in await collections.collection_file_ids(ctx, list(agent.collections))
             if f not in file_ids
         ]
+    chat_files = tuple(f for f in dict.fromkeys(conversation_files) if f not in file_ids)
 
     offered = {tool.name: tool for tool, _ in tools}
 
@@ -52,13 +54,15 @@ async def prepare(
             return ToolRun(
                 "", error=f"There is no tool named {call.name!r} here. The tools you may call: {names}."
             )
-        context = ToolContext(ctx, conversation_id, tuple(file_ids), settings_of.get(call.name, {}))
+        context = ToolContext(
+            ctx, conversation_id, tuple(file_ids), settings_of.get(call.name, {}), chat_file_ids=chat_files
+        )
         result = await registry.execute(tool, context, call.arguments)
         return ToolRun(result.text, result.data, result.error, int(result.duration_ms))
 
     return AgentRun(
         instructions=agent.instructions,
-        tools=tuple(registry.spec(tool) for tool, _ in tools),
+        tools=tuple(registry.spec(tool, settings) for tool, settings in tools),
         execute=execute if tools else None,
         max_steps=agent.max_steps,
         temperature=agent.temperature,

@@ -8,7 +8,7 @@ delete shared ones. An author edits their own private agent. `usable_agent` adds
 "This agent needs the Pro plan".
 
 A definition is validated as a whole on every save: the model must be one the workspace offers, the tools ones the
-registry knows and the workspace allows, the knowledge files and collections ones the saving member may read.
+registry knows and the workspace allows (with valid settings for each: services/tools/settings.py), the knowledge files and collections ones the saving member may read.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from services.context import Ctx
 from services.db import global_session, tenant_session
 from services.errors import NotFound, PermissionDenied, ValidationError
 from services.files import collections, records
+from services.tools import settings as tool_settings
 
 PLAN_RANK = {tier: rank for rank, tier in enumerate(PLAN_TIERS)}
 PLAN_LABELS = {"free": "Free", "pro": "Pro", "premium": "Premium"}
@@ -184,17 +185,16 @@ async def _definition(ctx: Ctx, draft: AgentDraft) -> dict[str, Any]:
     if model:
         await ai_catalog.provider_for(ctx, model)  # offered and enabled here, or a clear error
     known = (
-        frozenset(t.name for t in await available_tools(ctx, [c.name for c in draft.tools]))
-        if draft.tools
-        else frozenset()
+        {t.name: t for t in await available_tools(ctx, [c.name for c in draft.tools])} if draft.tools else {}
     )
     tools: list[dict[str, Any]] = []
     for choice in draft.tools[:MAX_TOOLS]:
-        if choice.name not in known:
+        tool = known.get(choice.name)
+        if tool is None:
             raise ValidationError(f"There is no tool “{choice.name}” in this workspace.")
         if any(t["name"] == choice.name for t in tools):
             continue
-        tools.append({"name": choice.name, "settings": dict(choice.settings)})
+        tools.append({"name": choice.name, "settings": tool_settings.check(tool, choice.settings)})
     files = list(dict.fromkeys(draft.files))[:MAX_FILES]
     readable = set(await records.readable_ids(ctx, files)) if files else set()
     if missing := [f for f in files if f not in readable]:

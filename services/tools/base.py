@@ -2,8 +2,8 @@
 
 A tool declares what the model sees (`name`, `description`, `parameters` as JSON Schema), how long it may take
 (`timeout`) and which connection it needs (`needs`, shown in the builder's tool picker). It runs with a
-`ToolContext` (who asks, in which conversation, with which files and per-agent settings) and already-validated
-arguments, and returns a `ToolResult`. The registry's `execute` does the parsing, validation, timeout, retries and
+`ToolContext` (who asks, in which conversation, with which files and per-agent settings, see settings.py) and
+already-validated arguments, and returns a `ToolResult`. The registry's `execute` does the parsing, validation, timeout, retries and
 error handling, so a tool only does its own work and raises `ToolError` when it cannot.
 """
 
@@ -39,13 +39,14 @@ class ToolError(Exception):
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a tool may know about the call: the member (their `Ctx` decides what they may read), the
-    conversation (None outside one), the files the agent and the conversation give it, and the tool's
-    per-agent settings (chosen in the builder)."""
+    conversation (None outside one), the files the agent gives it (its own and its collections'), the files
+    attached in the conversation, and the tool's per-agent settings (chosen in the builder)."""
 
     ctx: Ctx
     conversation_id: uuid.UUID | None = None
     file_ids: tuple[uuid.UUID, ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
+    chat_file_ids: tuple[uuid.UUID, ...] = ()
 
 
 def _cut(text: str, limit: int) -> str:
@@ -99,6 +100,14 @@ class Tool(abc.ABC):
     parameters: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}, "additionalProperties": False}
     timeout: ClassVar[float] = 30.0  # seconds, per attempt
     needs: ClassVar[str] = ""  # the connection it needs ("" for none), e.g. "composio:gmail"
+    # The tool's own per-agent settings (beside guidance, timeout and fixed values, which every tool has; see
+    # services/tools/settings.py): name -> JSON Schema of one plain value, with a `title` the builder shows.
+    settings_schema: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def check_settings(self, settings: dict[str, Any]) -> None:
+        """Checks the schema cannot express (a real time zone); raise ValidationError to refuse the save. It may
+        normalise `settings` in place. Most tools have none."""
+        return None
 
     @abc.abstractmethod
     async def run(self, call: ToolContext, arguments: dict[str, Any]) -> ToolResult:

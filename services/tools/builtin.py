@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from services.errors import ValidationError
 from services.knowledge.search import search
 from services.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolError, ToolResult
 
@@ -59,6 +60,24 @@ class CurrentTime(Tool):
         "additionalProperties": False,
     }
     timeout = 5.0
+    settings_schema = {
+        "timezone": {
+            "type": "string",
+            "maxLength": 64,
+            "title": "Default time zone",
+            "description": "Used when the model names none, e.g. Europe/Lisbon (empty: UTC).",
+        }
+    }
+
+    def check_settings(self, settings: dict[str, Any]) -> None:
+        zone = settings.get("timezone")
+        if isinstance(zone, str) and zone.strip():
+            try:
+                settings["timezone"] = resolve_zone(zone).key
+            except ToolError as err:
+                raise ValidationError(f"Tool “Current time”, default time zone: {err.message}") from None
+        else:
+            settings.pop("timezone", None)
 
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._clock = clock  # a seam for tests
@@ -292,6 +311,7 @@ class FileSearch(Tool):
             },
             "k": {
                 "type": "integer",
+                "title": "Number of passages",
                 "minimum": 1,
                 "maximum": 10,
                 "default": 5,
@@ -302,16 +322,25 @@ class FileSearch(Tool):
         "additionalProperties": False,
     }
     timeout = 30.0
+    settings_schema = {
+        "chat_files": {
+            "type": "boolean",
+            "title": "Also search files attached in the chat",
+            "description": "Off: only the agent's own files and collections.",
+        }
+    }
 
     async def run(self, call: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         query: str = arguments["query"].strip()
         k: int = arguments.get("k", 5)
-        if not call.file_ids:
+        chat = call.chat_file_ids if call.settings.get("chat_files", True) is not False else ()
+        file_ids = list(dict.fromkeys([*call.file_ids, *chat]))
+        if not file_ids:
             return ToolResult(text=NO_FILES, data={"query": query, "hits": []})
         if not query:
             raise ToolError("The query is empty. Say what to look for.")
         # search() checks the member's permission and drops the files they may not read.
-        found = await search(call.ctx, query, file_ids=list(dict.fromkeys(call.file_ids)), k=k)
+        found = await search(call.ctx, query, file_ids=file_ids, k=k)
         if not found.hits:
             return ToolResult(
                 text=f"Nothing in the attached files matches {query!r}. Try other words.",

@@ -20,7 +20,7 @@ import random
 import re
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 from jsonschema import SchemaError
@@ -29,6 +29,7 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import Draft202012Validator, validator_for
 
 from services.errors import NotFound, ServiceError
+from services.tools import settings as tool_settings
 from services.tools.base import NAME_PATTERN, Tool, ToolContext, ToolError, ToolResult
 
 log = logging.getLogger("solo.tools")
@@ -71,6 +72,9 @@ def check_tool(tool: Tool) -> None:
         raise ValueError(f"tool {name!r}: timeout must be a positive number of seconds")
     if not isinstance(tool.needs, str):
         raise ValueError(f"tool {name!r}: needs must be a string")
+    for setting, schema in tool.settings_schema.items():
+        if setting in tool_settings.RESERVED or not isinstance(schema, dict):
+            raise ValueError(f"tool {name!r}: setting {setting!r} is reserved or has no schema")
 
 
 def register(tool: T, *, replace: bool = False) -> T:
@@ -104,9 +108,10 @@ def list_tools() -> list[Tool]:
     return [_tools[n] for n in sorted(_tools)]
 
 
-def spec(tool: Tool) -> dict[str, Any]:
-    """The neutral form `normalize_tool` accepts; a copy, so an adapter cannot change the tool's schema."""
-    return {"name": tool.name, "description": tool.description, "parameters": copy.deepcopy(tool.parameters)}
+def spec(tool: Tool, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The neutral form `normalize_tool` accepts, with an agent's settings for the tool (its author's guidance,
+    its fixed parameters taken out); a copy, so an adapter cannot change the tool's schema."""
+    return tool_settings.spec(tool, settings)
 
 
 def specs(tools: Iterable[Tool]) -> list[dict[str, Any]]:
@@ -155,9 +160,12 @@ def _problems(errors: Iterable[SchemaViolation]) -> list[str]:
     return [name + problem for name, problem in found.items()]
 
 
-def parse_arguments(tool: Tool, arguments_json: str) -> dict[str, Any] | ToolResult:
-    """The model's argument text as a dict that matches the tool's schema, or an error result saying what to
-    fix. Empty text counts as `{}` (some models send nothing for a tool without parameters)."""
+def parse_arguments(
+    tool: Tool, arguments_json: str, settings: Mapping[str, Any] | None = None
+) -> dict[str, Any] | ToolResult:
+    """The model's argument text as a dict that matches the tool's schema (with the agent's fixed values set),
+    or an error result saying what to fix. Empty text counts as `{}` (some models send nothing for a tool
+    without parameters)."""
     if len(arguments_json) > MAX_ARGUMENT_CHARS:
         return ToolResult(
             error=f"The arguments are too long ({len(arguments_json):,} characters; at most "
@@ -177,6 +185,7 @@ def parse_arguments(tool: Tool, arguments_json: str) -> dict[str, Any] | ToolRes
             error=f"The arguments must be a JSON object (such as {{}}), not {type(arguments).__name__}. "
             f"Call {tool.name} again with an object that matches its parameters."
         )
+    arguments = tool_settings.arguments(settings or {}, arguments)
     problems = _problems(_validator(tool).iter_errors(arguments))
     if problems:
         shown = problems[:MAX_PROBLEMS]
@@ -239,13 +248,14 @@ async def _execute(
     sleep: Callable[[float], Awaitable[object]],
     rand: Callable[[], float],
 ) -> ToolResult:
-    arguments = parse_arguments(tool, arguments_json)
+    arguments = parse_arguments(tool, arguments_json, call.settings)
     if isinstance(arguments, ToolResult):
         return arguments
+    limit = tool_settings.timeout(tool, call.settings)
     attempt = 0
     while True:
         attempt += 1
-        scope = asyncio.timeout(tool.timeout)
+        scope = asyncio.timeout(limit)
         try:
             async with scope:
                 result = await tool.run(call, copy.deepcopy(arguments))
@@ -263,9 +273,9 @@ async def _execute(
             if not scope.expired():  # the tool's own timeout (a request it made), not ours
                 log.exception("tool %s failed", tool.name)
                 return ToolResult(error=_unexpected(tool), attempts=attempt)
-            log.warning("tool %s: timed out after %gs", tool.name, tool.timeout)
+            log.warning("tool %s: timed out after %gs", tool.name, limit)
             return ToolResult(
-                error=f"The tool {tool.name} took too long (more than {tool.timeout:g} seconds) and was "
+                error=f"The tool {tool.name} took too long (more than {limit:g} seconds) and was "
                 "stopped. Try a simpler request, or answer without it.",
                 attempts=attempt,
             )

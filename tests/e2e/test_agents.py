@@ -1,5 +1,6 @@
 """The Agents pages in a real browser: a member signs up, opens Agents, builds a new agent, tests the unsaved form
-(the fake model's reply streams in, its calculator call shows as a card), saves it as version 1 (and a change as
+(the fake model's reply streams in, its calculator call shows as a card, the calculator's "When to use it"
+setting is in what the model reads), saves it as version 1 (and a change as
 version 2, compared with version 1), finds its card with "Chat" linking to /?agent=<id>, and starts another agent
 from the "Hybrid Offer" template, stops a slow test reply, clears the test chat and deletes that copy. The
 workspace's owner sees the admin controls (hide a template, members build agents). Screenshots: desktop light,
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.e2e
 OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 INSTRUCTIONS = "You help coaches price their offers. Answer in three short sentences."
 REPLY = "Hello! I can help you price your offer."
+GUIDANCE = "Use it for every price you quote."
 
 
 async def _shoot(page: Page, name: str, *, full_page: bool = True) -> None:
@@ -48,6 +50,14 @@ def _system_of(llm: FakeLLMServer, question: str) -> str:
         if any(m.get("role") == "user" and m.get("content") == question for m in messages):
             return "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
     raise AssertionError(f"no request asked {question!r}")
+
+
+def _tool_description(llm: FakeLLMServer, name: str) -> str:
+    for request in reversed(llm.chat_requests()):
+        for tool in request.body.get("tools") or []:
+            if tool["function"]["name"] == name:
+                return str(tool["function"]["description"])
+    raise AssertionError(f"no request offered {name!r}")
 
 
 async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: FakeLLMServer) -> None:
@@ -78,6 +88,9 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
     await page.get_by_label("Instructions", exact=True).fill(INSTRUCTIONS)
     await page.get_by_role("checkbox", name="Calculator").click()
     await expect(page.get_by_role("checkbox", name="Calculator")).to_be_checked()
+    calculator = page.get_by_role("group", name="Settings of Calculator")
+    await calculator.locator("summary").click()
+    await calculator.get_by_label("When to use it").fill(GUIDANCE)
     preview = page.get_by_role("region", name="Preview")
     await expect(preview.get_by_role("article", name="Offer Coach")).to_be_visible()
 
@@ -94,6 +107,9 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
     await card.locator("summary").click()
     await expect(card).to_contain_text("1299 * 12 = 15588")
     assert INSTRUCTIONS in _system_of(llm, "Hello")
+    assert _tool_description(llm, "calculator").endswith(
+        GUIDANCE
+    )  # the unsaved setting, as the model reads it
 
     # Save: version 1, and the address becomes the agent's.
     await page.get_by_role("button", name="Save", exact=True).click()
@@ -109,6 +125,13 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
     versions = page.get_by_role("list", name="Versions").get_by_role("listitem")
     await expect(versions).to_have_count(2)
     await expect(versions.first).to_contain_text("Version 2")
+    await page.reload()
+    await expect(page.get_by_label("Name", exact=True)).to_have_value("Offer Coach")
+    calculator = page.get_by_role("group", name="Settings of Calculator")
+    await calculator.locator("summary").click()
+    await expect(calculator.get_by_label("When to use it")).to_have_value(GUIDANCE)
+    await calculator.scroll_into_view_if_needed()
+    await _shoot(page, "tool-settings", full_page=False)
     await page.evaluate("window.scrollTo(0, 0)")
     await _shoot(page, "builder-desktop-light", full_page=False)
     await page.get_by_role("button", name="Compare version 1").click()
