@@ -49,19 +49,23 @@ def notice_callout(message: rx.Var) -> rx.Component:
 
 
 def confirm_dialog(
-    title: rx.Var | str,
-    description: str,
-    action: str,
+    title: rx.Var | str | tuple[rx.Var | str, ...],
+    description: rx.Var | str | tuple[rx.Var | str, ...],
+    action: rx.Var | str,
     *,
     on_confirm: object,
-    open: rx.Var,
+    open: rx.Var | bool,
     on_open_change: object,
+    max_width: str = "460px",
 ) -> rx.Component:
-    """A destructive action asked once more: Cancel (also Escape, a click outside) or the red action button."""
+    """A destructive action asked once more: Cancel (also Escape, a click outside) or the red action button.
+    A title or description given as a tuple is text and vars side by side ("Delete “", name, "”?")."""
+    titles = title if isinstance(title, tuple) else (title,)
+    descriptions = description if isinstance(description, tuple) else (description,)
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            rx.alert_dialog.description(description),
+            rx.alert_dialog.title(*titles),
+            rx.alert_dialog.description(*descriptions),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(rx.button(action, color_scheme="red", on_click=on_confirm)),
@@ -69,6 +73,7 @@ def confirm_dialog(
                 spacing="3",
                 margin_top="16px",
             ),
+            max_width=max_width,
         ),
         open=open,
         on_open_change=on_open_change,

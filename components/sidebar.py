@@ -7,6 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.chat_io import import_export_controls
+from components.forms import confirm_dialog
 from components.shell import nav_items
 from state.chat import ChatState
 from state.chat_sidebar import SidebarState
@@ -191,27 +192,14 @@ def name_dialog() -> rx.Component:
 
 
 def delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this conversation?"),
-            rx.alert_dialog.description(
-                "“",
-                SidebarState.dialog_value,
-                "” and all its messages will be deleted. This cannot be undone.",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Delete", color_scheme="red", on_click=SidebarState.confirm_delete)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-            max_width="420px",
-        ),
+    return confirm_dialog(
+        "Delete this conversation?",
+        ("“", SidebarState.dialog_value, "” and all its messages will be deleted. This cannot be undone."),
+        "Delete",
+        on_confirm=SidebarState.confirm_delete,
         open=SidebarState.dialog == "delete",
         on_open_change=SidebarState.close_dialog,
+        max_width="420px",
     )
 
 
@@ -346,29 +334,18 @@ def manage_dialog() -> rx.Component:
             open=SidebarState.manage_open,
             on_open_change=SidebarState.close_manage,
         ),
-        rx.alert_dialog.root(
-            rx.alert_dialog.content(
-                rx.alert_dialog.title(
-                    rx.cond(
-                        SidebarState.label_delete.startswith("folder:"),  # type: ignore[attr-defined]
-                        "Delete this folder?",
-                        "Delete this tag?",
-                    )
-                ),
-                rx.alert_dialog.description(SidebarState.label_delete_text),
-                rx.hstack(
-                    rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                    rx.alert_dialog.action(
-                        rx.button("Delete", color_scheme="red", on_click=SidebarState.confirm_label_delete)
-                    ),
-                    justify="end",
-                    spacing="3",
-                    margin_top="16px",
-                ),
-                max_width="420px",
+        confirm_dialog(
+            rx.cond(
+                SidebarState.label_delete.startswith("folder:"),  # type: ignore[attr-defined]
+                "Delete this folder?",
+                "Delete this tag?",
             ),
+            SidebarState.label_delete_text,
+            "Delete",
+            on_confirm=SidebarState.confirm_label_delete,
             open=SidebarState.label_delete != "",
             on_open_change=SidebarState.cancel_label_delete,
+            max_width="420px",
         ),
     )
 

@@ -4,7 +4,6 @@ draft) through services/agents/testing.py; nothing is stored."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -16,35 +15,12 @@ from services.agents.store import AgentDraft
 from services.context import Ctx
 from services.errors import ServiceError
 from state.agent_builder import TEST_INPUT_ID, AgentBuilderState
+from state.chat import tool_cards
 from state.session import SessionState, require_user
 
 log = logging.getLogger("solo.agents")
 
-STATUS_LABELS = {"running": "Running…", "done": "Done", "error": "Failed", "stopped": "Stopped"}
-STATUS_COLORS = {"running": "blue", "done": "green", "error": "red", "stopped": "gray"}
 BROKEN = "Something went wrong while testing. Try again; if it keeps failing, check the workspace's models."
-
-
-def tool_card(part: dict[str, Any]) -> dict[str, str]:
-    """One tool call of a test reply, as its small card shows it."""
-    status = str(part.get("status") or "running")
-    arguments = part.get("arguments")
-    shown = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False, indent=2)
-    ms = part.get("duration_ms")
-    took = (
-        "" if ms is None or status == "running" else (f"{ms / 1000:.1f} s" if ms >= 1000 else f"{int(ms)} ms")
-    )
-    return {
-        "id": str(part.get("id") or ""),
-        "name": str(part.get("name") or ""),
-        "status": status,
-        "status_label": STATUS_LABELS.get(status, status.capitalize()),
-        "color": STATUS_COLORS.get(status, "gray"),
-        "arguments": shown,
-        "result": str(part.get("result") or ""),
-        "error": str(part.get("error") or ""),
-        "time": took,
-    }
 
 
 # The test chat --------------------------------------------------------------------------------------------
@@ -133,7 +109,7 @@ class AgentTestState(rx.State):
         async def on_parts(parts: list[dict[str, Any]]) -> None:
             async with self:
                 if await self._theirs(ctx, run_id):
-                    self.parts = [tool_card(p) for p in parts]
+                    self.parts = tool_cards(parts)
 
         async def should_stop() -> bool:
             """The Stop button in this process is seen at once; the state (another worker's Stop, a page left)
@@ -169,7 +145,7 @@ class AgentTestState(rx.State):
                 self.error = refused
             else:
                 text = reply.text if reply is not None else self.text
-                parts = [tool_card(p) for p in reply.parts] if reply is not None else list(self.parts)
+                parts = tool_cards(reply.parts) if reply is not None else list(self.parts)
                 error = broken or (reply.error if reply is not None else "")
                 self.messages = [
                     *self.messages,

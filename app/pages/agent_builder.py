@@ -9,7 +9,7 @@ from app.pages.agent_test_chat import preview, test_chat
 from app.pages.agent_tools import choice, tools_fieldset
 from app.pages.agents import link_button
 from components.agent_card import badge
-from components.forms import error_callout
+from components.forms import confirm_dialog, error_callout
 from components.shell import app_shell
 from services.agents import store
 from state.agent_builder import VISIBILITY_LABELS, AgentBuilderState
@@ -458,23 +458,15 @@ def _compare_dialog() -> rx.Component:
 
 
 def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this agent?"),
-            rx.alert_dialog.description(
-                "“",
-                B.name,
-                "” and all its versions are deleted for everyone. Chats held with it stay, as plain chats.",
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button("Delete agent", color_scheme="red", on_click=B.delete)),
-                justify="end",
-                gap="3",
-                margin_top="16px",
-            ),
-            max_width="460px",
+    return confirm_dialog(
+        "Delete this agent?",
+        (
+            "“",
+            B.name,
+            "” and all its versions are deleted for everyone. Chats held with it stay, as plain chats.",
         ),
+        "Delete agent",
+        on_confirm=B.delete,
         open=B.confirm_delete,
         on_open_change=B.close_delete,
     )

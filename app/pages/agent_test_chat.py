@@ -7,6 +7,7 @@ import reflex as rx
 from components.agent_card import agent_card, badge, plan_badge
 from components.forms import error_callout
 from components.markdown import safe_markdown
+from components.tool_card import tool_cards
 from state.agent_builder import TEST_INPUT_ID, AgentBuilderState
 from state.agent_test import AgentTestState
 
@@ -36,44 +37,6 @@ def preview() -> rx.Component:
     )
 
 
-def _tool_card(p: rx.Var) -> rx.Component:
-    return rx.el.details(
-        rx.el.summary(
-            rx.icon("wrench", size=13),
-            rx.el.span(p["name"], class_name="agent-tool-name"),
-            badge(p["status_label"], p["color"].to(str)),
-            rx.el.span(p["time"], class_name="agent-tool-time"),
-        ),
-        rx.el.div(
-            rx.text("Arguments", size="1", weight="bold"),
-            rx.el.pre(p["arguments"], class_name="agent-tool-pre"),
-            rx.cond(
-                p["error"] != "",
-                rx.fragment(
-                    rx.text("Error", size="1", weight="bold"),
-                    rx.el.pre(p["error"], class_name="agent-tool-pre agent-tool-error"),
-                ),
-                rx.cond(
-                    p["result"] != "",
-                    rx.fragment(
-                        rx.text("Result", size="1", weight="bold"),
-                        rx.el.pre(p["result"], class_name="agent-tool-pre"),
-                    ),
-                ),
-            ),
-            class_name="agent-tool-body",
-        ),
-        class_name="agent-tool",
-    )
-
-
-def _tool_cards(parts: rx.Var) -> rx.Component:
-    return rx.cond(
-        parts.length() > 0,  # type: ignore[attr-defined]
-        rx.el.div(rx.foreach(parts, _tool_card), class_name="agent-tools-used"),
-    )
-
-
 def _bubble(m: rx.Var) -> rx.Component:
     error = m["error"].to(str)
     return rx.cond(
@@ -81,7 +44,7 @@ def _bubble(m: rx.Var) -> rx.Component:
         rx.el.div(rx.el.div(m["text"], class_name="agent-bubble"), class_name="agent-msg agent-msg-user"),
         rx.el.div(
             rx.el.div(
-                _tool_cards(m["parts"].to(list[dict[str, str]])),
+                tool_cards(m["parts"].to(list[dict[str, str]])),
                 rx.cond(m["text"] != "", safe_markdown(m["text"].to(str))),
                 rx.cond(
                     error != "",
@@ -103,7 +66,7 @@ def _streaming() -> rx.Component:
         T.running,
         rx.el.div(
             rx.el.div(
-                _tool_cards(T.parts),
+                tool_cards(T.parts),
                 rx.cond(
                     T.text != "",
                     safe_markdown(T.text),

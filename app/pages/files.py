@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.forms import error_callout, notice_callout
+from components.forms import confirm_dialog, error_callout, notice_callout
 from components.shell import app_shell
 from state.files import KEYWORD_ONLY, SORTS, FilesState
 from state.session import SessionState
@@ -307,25 +307,14 @@ def _rename_dialog() -> rx.Component:
 
 
 def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete ", FilesState.dialog_file, "?"),
-            rx.alert_dialog.description(
-                "Its text leaves the knowledge base; chats that cite it keep the citation without the link."
-            ),
-            rx.box(
-                _end(
-                    rx.alert_dialog.cancel(_cancel()),
-                    rx.alert_dialog.action(
-                        rx.button("Delete", color_scheme="red", on_click=FilesState.delete)
-                    ),
-                ),
-                margin_top="16px",
-            ),
-            max_width="480px",
-        ),
+    return confirm_dialog(
+        ("Delete ", FilesState.dialog_file, "?"),
+        "Its text leaves the knowledge base; chats that cite it keep the citation without the link.",
+        "Delete",
+        on_confirm=FilesState.delete,
         open=FilesState.dialog == "delete",
         on_open_change=FilesState.close_dialog,
+        max_width="480px",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.pages.members_joining import joining_section
-from components.forms import error_callout, notice_callout
+from components.forms import confirm_dialog, error_callout, notice_callout
 from components.shell import app_shell
 from models import ROLES
 from state.joining import JoiningState
@@ -83,23 +83,14 @@ def _search() -> rx.Component:
 
 
 def _confirm_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(MembersState.confirm_title),
-            rx.alert_dialog.description(MembersState.confirm_text),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(MembersState.confirm_button, color_scheme="red", on_click=MembersState.confirm)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-            max_width="480px",
-        ),
+    return confirm_dialog(
+        MembersState.confirm_title,
+        MembersState.confirm_text,
+        MembersState.confirm_button,
+        on_confirm=MembersState.confirm,
         open=MembersState.confirm_open,
         on_open_change=MembersState.confirm_changed,
+        max_width="480px",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.forms import error_callout, notice_callout
+from components.forms import confirm_dialog, error_callout, notice_callout
 from components.shell import app_shell
 from services.memory.store import MAX_CHARS
 from state.memory import NEW_CATEGORY_ID, NEW_INPUT_ID, MemoryState, category_options
@@ -262,26 +262,15 @@ def _count() -> rx.Component:
 
 
 def _forget_all_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Forget everything?"),
-            rx.alert_dialog.description(
-                "All ",
-                MemoryState.total.to(str),
-                " of your memories are deleted for good. The assistant no longer uses them; your chats stay.",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Forget everything", color_scheme="red", on_click=MemoryState.forget_all)
-                ),
-                justify="end",
-                spacing="3",
-                width="100%",
-                margin_top="16px",
-            ),
-            max_width="460px",
+    return confirm_dialog(
+        "Forget everything?",
+        (
+            "All ",
+            MemoryState.total.to(str),
+            " of your memories are deleted for good. The assistant no longer uses them; your chats stay.",
         ),
+        "Forget everything",
+        on_confirm=MemoryState.forget_all,
         open=MemoryState.confirm_forget_all,
         on_open_change=MemoryState.close_forget_all,
     )

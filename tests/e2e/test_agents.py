@@ -101,7 +101,7 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
     await expect(log).to_contain_text(REPLY, timeout=20_000)
     await expect(page.get_by_role("button", name="Test", exact=True)).to_be_visible()  # no longer running
     await expect(test_box).to_have_value("")
-    card = log.locator("details.agent-tool").first
+    card = log.locator("details.solo-tool-card").first
     await expect(card).to_contain_text("calculator")
     await expect(card).to_contain_text("Done")
     await card.locator("summary").click()
