@@ -36,7 +36,9 @@ app = rx.App(
         f"/{name}.css"
         for name in ("solo", "sidebar", "markdown", "chat", "files", "memory", "agents", "admin_tools")
     ],
-    head_components=[rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat", "attach", "files")],
+    head_components=[
+        rx.script(src=f"/{name}.js") for name in ("solo", "sidebar", "chat", "attach", "files", "avatar")
+    ],
     api_transformer=build_api(),
 )
 

@@ -18,9 +18,19 @@ def plan_badge(plan: rx.Var) -> rx.Component:
     )
 
 
+def avatar_image(avatar: rx.Var, url: rx.Var, *, icon_size: int = 22) -> rx.Component:
+    """An agent's avatar: its uploaded image, else its emoji, else the bot icon."""
+    return rx.cond(
+        url != "",
+        rx.image(src=url, alt="", class_name="agent-avatar-img", loading="lazy"),
+        rx.cond(avatar != "", avatar, rx.icon("bot", size=icon_size)),
+    )
+
+
 def agent_card(
     *,
     avatar: rx.Var,
+    avatar_url: rx.Var | str = "",
     name: rx.Var,
     description: rx.Var,
     category: rx.Var,
@@ -34,7 +44,7 @@ def agent_card(
     return rx.el.article(
         rx.el.div(
             rx.el.span(
-                rx.cond(avatar != "", avatar, rx.icon("bot", size=22)),
+                avatar_image(avatar, rx.Var.create(avatar_url)),
                 class_name="agent-avatar",
                 aria_hidden="true",
             ),

@@ -55,8 +55,9 @@ class Agent(SQLModel, table=True):
     author_id: uuid.UUID | None = fk("users", nullable=True, ondelete="SET NULL", index=False)
     name: str = Field(max_length=80)
     description: str = Field(default="", max_length=300)
-    avatar: str = Field(default="", max_length=16)  # an emoji
-    avatar_file_id: uuid.UUID | None = fk("files", nullable=True, ondelete="SET NULL")
+    avatar: str = Field(
+        default="", max_length=80
+    )  # an emoji, or "image:<sha256>" (services/agents/avatars.py)
     category: str = Field(default="", max_length=40)
     instructions: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     model: str = Field(default="", max_length=250)  # a model key, "<provider>/<model>"
@@ -97,7 +98,7 @@ class AgentTemplate(SQLModel, table=True):
     name: str = Field(max_length=80)
     description: str = Field(default="", max_length=300)
     category: str = Field(default="", max_length=40)
-    avatar: str = Field(default="", max_length=16)
+    avatar: str = Field(default="", max_length=80)
     instructions: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     starters: list[str] = _json_list()
     tools: list[dict[str, Any]] = _json_list()

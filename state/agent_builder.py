@@ -19,7 +19,7 @@ import reflex as rx
 
 from models import PLAN_TIERS
 from services import ai_catalog
-from services.agents import store
+from services.agents import avatars, store
 from services.agents.store import AgentDraft, AgentInfo, ToolChoice
 from services.auth.roles import has
 from services.context import Ctx
@@ -27,6 +27,7 @@ from services.errors import NotFound, ServiceError, ValidationError
 from services.files import collections, records
 from services.tools import settings as tool_settings
 from state import request
+from state.agent_compare import VISIBILITY_LABELS, change_rows
 from state.agent_tool_fields import field_specs, rows_for, settings_of
 from state.agents import AgentsState, category_choices, may_create, may_edit
 from state.session import require_user
@@ -36,19 +37,6 @@ log = logging.getLogger("solo.agents")
 NEW = "new"
 TEST_INPUT_ID = "agent-test-input"
 MAX_FILE_CHOICES = 200
-VISIBILITY_LABELS = {
-    "private": "Private: only you",
-    "tenant": "Workspace: every member",
-    "featured": "Featured: every member, shown first",
-}
-FIELD_LABELS = {
-    "name": "Name", "description": "Description", "avatar": "Avatar", "category": "Category",
-    "instructions": "Instructions", "model": "Model", "temperature": "Temperature", "max_tokens": "Max tokens",
-    "max_steps": "Max tool steps", "tools": "Tools", "knowledge": "Knowledge", "starters": "Conversation starters",
-    "min_plan": "Minimum plan", "visibility": "Visibility",
-}  # fmt: skip
-
-
 # Plain helpers (no state) ---------------------------------------------------------------------------------
 
 
@@ -85,49 +73,6 @@ def _ids(values: Sequence[str], what: str) -> tuple[uuid.UUID, ...]:
         return tuple(uuid.UUID(v) for v in values)
     except ValueError:
         raise ValidationError(f"One of the agent's {what} is not valid: untick it and save again.") from None
-
-
-def show_value(field: str, value: Any, names: dict[str, str]) -> str:
-    """A version's field as the Compare dialog shows it."""
-    if field == "model":
-        return str(value) if value else "Workspace default"
-    if field in ("temperature", "max_tokens"):
-        return "Default" if value is None else str(value)
-    if field == "tools":
-        picked = [
-            tool_label(str(t.get("name", "")))
-            + (f" ({tool_settings.describe(t['settings'])})" if t.get("settings") else "")
-            for t in value or []
-        ]
-        return ", ".join(picked) if picked else "None"
-    if field == "knowledge":
-        knowledge = value or {}
-        files = [names.get(str(f), "a file you cannot open") for f in knowledge.get("files") or []]
-        groups = [
-            names.get(str(c), "a collection you cannot see") for c in knowledge.get("collections") or []
-        ]
-        parts = [f"Files: {', '.join(files)}"] if files else []
-        parts += [f"Collections: {', '.join(groups)}"] if groups else []
-        return "\n".join(parts) if parts else "None"
-    if field == "starters":
-        return "\n".join(str(s) for s in value or []) or "None"
-    if field == "min_plan":
-        return store.PLAN_LABELS.get(str(value), str(value))
-    if field == "visibility":
-        return VISIBILITY_LABELS.get(str(value), str(value))
-    text = "" if value is None else str(value)
-    return text if text else "(empty)"
-
-
-def change_rows(changes: Sequence[store.Change], names: dict[str, str]) -> list[dict[str, str]]:
-    return [
-        {
-            "field": FIELD_LABELS.get(c.field, c.field),
-            "before": show_value(c.field, c.before, names),
-            "after": show_value(c.field, c.after, names),
-        }
-        for c in changes
-    ]
 
 
 def _when(moment: Any) -> str:
@@ -179,6 +124,8 @@ class AgentBuilderState(rx.State):
     collection_options: list[dict[str, str]] = []
     more_files: bool = False
     categories: list[str] = []
+    avatar_uploading: bool = False
+    avatar_error: str = ""  # an image refused, beside the avatar
     # Feedback.
     form_error: str = ""  # beside the form (Save)
     notice: str = ""
@@ -377,6 +324,27 @@ class AgentBuilderState(rx.State):
     @rx.event
     def set_avatar(self, value: str):
         self._edit("avatar", value, 32)
+
+    @rx.var
+    def avatar_url(self) -> str:
+        return avatars.url(self.avatar)
+
+    @rx.event
+    async def avatar_uploaded(self, result: Any):
+        """What the upload script (assets/avatar.js) got back: {uploading} | {avatar} | {error}."""
+        await require_user(self)
+        if not isinstance(result, dict):
+            return
+        self.avatar_uploading = bool(result.get("uploading"))
+        self.avatar_error = str(result.get("error") or "")[:300]
+        avatar = str(result.get("avatar") or "")
+        if avatars.image_hash(avatar):  # the save checks again that it is this workspace's
+            self._edit("avatar", avatar, 80)
+
+    @rx.event
+    def remove_avatar_image(self):
+        self.avatar_error = ""
+        self._edit("avatar", "", 80)
 
     @rx.event
     def set_category(self, value: str):

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import reflex as rx
 
-from services.agents import gallery, store
+from services.agents import avatars, gallery, store
 from services.agents.templates import CATEGORIES
 from services.auth.roles import has
 from services.context import Ctx
@@ -49,7 +49,8 @@ def card_of(ctx: Ctx, agent: store.AgentInfo) -> dict[str, str]:
         "id": str(agent.id),
         "name": agent.name,
         "description": agent.description,
-        "avatar": agent.avatar,
+        "avatar": "" if avatars.image_hash(agent.avatar) else agent.avatar,
+        "avatar_url": avatars.url(agent.avatar),
         "category": agent.category,
         "plan": plan_label(agent.min_plan),
         "badge": badge,
@@ -65,7 +66,8 @@ def template_of(t: gallery.TemplateInfo) -> dict[str, str]:
         "key": t.key,
         "name": t.name,
         "description": t.description,
-        "avatar": t.avatar,
+        "avatar": "" if avatars.image_hash(t.avatar) else t.avatar,
+        "avatar_url": avatars.url(t.avatar),
         "category": t.category,
         "hidden": "yes" if t.hidden else "",
     }

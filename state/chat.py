@@ -18,6 +18,7 @@ from typing import Any
 import reflex as rx
 
 from services import ai_catalog, chat
+from services.agents import avatars
 from services.agents import store as agent_store
 from services.context import Ctx
 from services.errors import ServiceError
@@ -193,6 +194,7 @@ class ChatState(rx.State):
     agent_id: str = ""
     agent_name: str = ""
     agent_avatar: str = ""
+    agent_avatar_url: str = ""  # an uploaded image (then agent_avatar is "")
     agent_description: str = ""
     agent_starters: list[str] = []
     agent_note: str = ""  # why the conversation's agent is not available any more
@@ -286,7 +288,9 @@ class ChatState(rx.State):
     def _set_agent(self, agent: Any | None, note: str = "") -> None:
         self.agent_id = str(agent.id) if agent is not None else ""
         self.agent_name = agent.name if agent is not None else ""
-        self.agent_avatar = (agent.avatar or "🤖") if agent is not None else ""
+        image = avatars.url(agent.avatar) if agent is not None else ""
+        self.agent_avatar_url = image
+        self.agent_avatar = "" if image or agent is None else (agent.avatar or "🤖")
         self.agent_description = agent.description if agent is not None else ""
         self.agent_starters = list(agent.starters) if agent is not None else []
         self.agent_note = note

@@ -56,7 +56,7 @@ def file_json(f: records.FileInfo) -> dict[str, Any]:
     }
 
 
-def _staging() -> Path:
+def staging() -> Path:
     folder = get_settings().solo_data_dir / "staging"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -72,7 +72,7 @@ async def upload_file(request: Request) -> Response:
     if refused is not None:
         return refused
     raw_name = request.query_params.get("name", "")
-    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="upload-", dir=_staging()))
+    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="upload-", dir=staging()))
     try:
         staged = folder / "body"
         got = await receive(request, staged, _limit(), too_large())

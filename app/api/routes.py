@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.api.agent_avatars import ROUTES as AVATAR_ROUTES
 from app.api.auth_routes import complete_login, logout, oauth_callback, oauth_start
 from app.api.chat_files import ROUTES as CHAT_FILE_ROUTES
 from app.api.cookies import LoginBindingMiddleware
@@ -48,6 +49,7 @@ def build_api() -> Starlette:
             Route("/auth/oauth/{provider}/callback", oauth_callback, methods=["GET"]),
             *CHAT_FILE_ROUTES,
             *FILE_ROUTES,
+            *AVATAR_ROUTES,
         ],
         middleware=[Middleware(LoginBindingMiddleware)],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.pages.agent_avatar import avatar_picker, avatar_problem
 from app.pages.agent_test_chat import preview, test_chat
 from app.pages.agent_tools import choice, tools_fieldset
 from app.pages.agents import link_button
@@ -69,18 +70,7 @@ def _basics() -> rx.Component:
             ),
         ),
         rx.el.div(
-            _field(
-                "Avatar",
-                "agent-avatar",
-                rx.input(
-                    id="agent-avatar",
-                    value=B.avatar,
-                    on_change=B.set_avatar,
-                    max_length=16,
-                    placeholder="🤖",
-                    class_name="agent-avatar-input",
-                ),
-            ),
+            _field("Avatar", "agent-avatar", avatar_picker(), avatar_problem()),
             _field(
                 "Category",
                 "agent-category",

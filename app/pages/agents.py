@@ -73,6 +73,7 @@ def _agent(a: rx.Var) -> rx.Component:
     return rx.el.li(
         agent_card(
             avatar=a["avatar"],
+            avatar_url=a["avatar_url"],
             name=a["name"],
             description=a["description"],
             category=a["category"],
@@ -143,6 +144,7 @@ def _template(t: rx.Var) -> rx.Component:
     return rx.el.li(
         agent_card(
             avatar=t["avatar"],
+            avatar_url=t["avatar_url"],
             name=t["name"],
             description=t["description"],
             category=t["category"],

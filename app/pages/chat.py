@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.agent_card import avatar_image
 from components.attachments import attach_controls, knowledge_picker, message_files, pending_chips, sources
 from components.chat_io import export_menu_items
 from components.markdown import safe_markdown
@@ -302,7 +303,11 @@ def agent_badge() -> rx.Component:
         ChatState.agent_id != "",
         rx.link(
             rx.hstack(
-                rx.text(ChatState.agent_avatar, aria_hidden="true"),
+                rx.el.span(
+                    avatar_image(ChatState.agent_avatar, ChatState.agent_avatar_url, icon_size=16),
+                    class_name="solo-chat-agent-avatar",
+                    aria_hidden="true",
+                ),
                 rx.text(ChatState.agent_name, size="2", weight="medium", class_name="solo-ellipsis"),
                 spacing="1",
                 align="center",
@@ -321,7 +326,11 @@ def empty_chat() -> rx.Component:
     return rx.cond(
         ChatState.agent_id != "",
         rx.vstack(
-            rx.text(ChatState.agent_avatar, size="8", aria_hidden="true"),
+            rx.el.span(
+                avatar_image(ChatState.agent_avatar, ChatState.agent_avatar_url, icon_size=40),
+                class_name="solo-agent-intro-avatar",
+                aria_hidden="true",
+            ),
             rx.heading(ChatState.agent_name, size="6"),
             rx.text(ChatState.agent_description, color_scheme="gray", size="2", text_align="center"),
             rx.flex(

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from models import AgentTemplate, Tenant
-from services.agents import store
+from services.agents import avatars, store
 from services.agents.store import AgentDraft, AgentInfo, ToolChoice
 from services.agents.templates import SEEDED
 from services.auth import audit
@@ -130,6 +130,7 @@ def _workspace_id(key: str) -> uuid.UUID:
 async def add_template(ctx: Ctx, agent: AgentDraft) -> TemplateInfo:
     """An admin turns a definition (often one of their agents) into one of the workspace's templates."""
     require(ctx, "agents.manage")
+    avatar = await avatars.check(ctx, agent.avatar)
     name = agent.name.strip()
     if not name or len(name) > store.MAX_NAME:
         raise ValidationError(f"Give the template a name (at most {store.MAX_NAME} characters).")
@@ -138,7 +139,7 @@ async def add_template(ctx: Ctx, agent: AgentDraft) -> TemplateInfo:
     async with tenant_session(ctx.tenant_id) as session:
         row = AgentTemplate(
             tenant_id=ctx.tenant_id, name=name, description=agent.description.strip()[: store.MAX_DESCRIPTION],
-            category=agent.category.strip()[: store.MAX_CATEGORY], avatar=agent.avatar.strip()[:16],
+            category=agent.category.strip()[: store.MAX_CATEGORY], avatar=avatar,
             instructions=agent.instructions.strip(), starters=[s for s in agent.starters if s.strip()][:6],
             tools=[{"name": t.name} for t in agent.tools], temperature=agent.temperature, created_by=ctx.user_id,
         )  # fmt: skip

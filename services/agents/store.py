@@ -25,6 +25,7 @@ from sqlmodel import col
 from models import PLAN_TIERS, Agent, AgentVersion, Tenant, User
 from models.base import utcnow
 from services import ai_catalog
+from services.agents import avatars
 from services.auth.roles import has, require
 from services.context import Ctx
 from services.db import global_session, tenant_session
@@ -161,9 +162,7 @@ async def _definition(ctx: Ctx, draft: AgentDraft) -> dict[str, Any]:
     """The draft as stored (a snapshot), or a ValidationError naming what to fix."""
     name = _text(draft.name, MAX_NAME, "name", required=True)
     description = _text(draft.description, MAX_DESCRIPTION, "description")
-    avatar = draft.avatar.strip()
-    if len(avatar) > 16:
-        raise ValidationError("The avatar is an emoji (one or two characters).")
+    avatar = await avatars.check(ctx, draft.avatar)
     category = _text(draft.category, MAX_CATEGORY, "category")
     instructions = _text(draft.instructions, MAX_INSTRUCTIONS, "instructions")
     if draft.temperature is not None and not 0 <= draft.temperature <= 2:

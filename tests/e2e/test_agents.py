@@ -13,13 +13,14 @@ import uuid
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from services import tenants
 from services.db import global_session
 from tests.conftest import make_user, unique_slug
 from tests.e2e.test_markdown import SHOTS
 from tests.e2e.test_shell import PASSWORD, _log_in, _sign_up, at
+from tests.fakes.documents import make_image
 from tests.fakes.llm_server import FakeLLMServer, FakeToolCall
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +118,12 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
     await expect(page).to_have_url(re.compile(r"/agents/[0-9a-f-]{36}$"))
     agent_id = page.url.rsplit("/", 1)[1]
 
-    # A change is version 2; Compare shows what it changed.
+    # A change is version 2 (an uploaded avatar image and a description); Compare shows what it changed.
+    fox = FilePayload(
+        name="fox.png", mimeType="image/png", buffer=make_image("png", 300, 300, (240, 120, 20))
+    )
+    await page.set_input_files("#agent-avatar-file", files=fox)
+    await expect(page.get_by_role("img", name="The agent's avatar")).to_be_visible()
     await page.get_by_label("Description", exact=True).fill("Prices your offer with you, step by step.")
     await expect(page.get_by_text("Unsaved changes")).to_be_visible()
     await page.get_by_role("button", name="Save", exact=True).click()
@@ -160,6 +166,10 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
         "href", f"/?agent={agent_id}"
     )
     await expect(mine.get_by_role("link", name="Edit Offer Coach")).to_be_visible()
+    picture = mine.locator("img.agent-avatar-img")
+    await expect(picture).to_have_attribute("src", re.compile(r"^/api/agents/avatar/[0-9a-f]{64}\.png$"))
+    loaded = "i => i.complete && i.naturalWidth === 256"  # served to the member: the redrawn 256 px PNG
+    await page.wait_for_function(loaded, arg=await picture.element_handle(), timeout=10_000)
     await _shoot(page, "list-desktop-light")
 
     # "Use template" on Hybrid Offer: a private copy, opened in the builder with its instructions.
