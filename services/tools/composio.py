@@ -1,12 +1,13 @@
 """Composio toolkits as agent tools (the `composio` SDK 0.30; docs/research/agents-sdks.md has the facts).
 
 Which key: the workspace's own Composio API key (entered by its admins, stored encrypted like provider keys), else
-the operator's COMPOSIO_API_KEY (COMPOSIO_BASE_URL points the SDK elsewhere, for tests). Which toolkits: those the
-workspace enables (`tenants.config.composio.toolkits`; by default web search `composio_search` and GoHighLevel
-`highlevel`). Each toolkit tool becomes an agent tool `composio_<slug>`; its calls run as the member: the Composio
-`user_id` is `<tenant id>:<user id>`, made here, never taken from a browser, so a member's connected accounts
-(their GoHighLevel login) are theirs only. A member connects a toolkit that needs an account through `connect`
-(a redirect URL to Composio's hosted sign-in) and sees its status with `connections`.
+the operator's COMPOSIO_API_KEY (COMPOSIO_BASE_URL points the SDK elsewhere, for tests); a key an admin enters is
+tried against Composio before it is stored. Which toolkits: those the workspace enables
+(`tenants.config.composio.toolkits`; by default web search `composio_search` and GoHighLevel `highlevel`). Each
+toolkit tool becomes an agent tool `composio_<slug>`; its calls run as the member: the Composio `user_id` is
+`<tenant id>:<user id>`, made here, never taken from a browser, so a member's connected accounts (their
+GoHighLevel login) are theirs only. A member connects a toolkit that needs an account through `connect` (a
+redirect URL to Composio's hosted sign-in) and sees its status with `connections`.
 
 The SDK is synchronous: every call runs in a worker thread (`asyncio.to_thread`), with its telemetry switched off
 in that thread (the SDK's off switch is a context variable) and a timeout (its default is none). It is imported
@@ -43,6 +44,7 @@ DEFAULT_TOOLKITS = ("composio_search", "highlevel")
 TOOLKIT_LABELS = {"composio_search": "Web search", "highlevel": "GoHighLevel"}
 NO_ACCOUNT_NEEDED = ("composio_search",)
 TIMEOUT = 30.0
+CHECK_TIMEOUT = 10.0  # seconds an admin waits for Composio to accept a key before it is saved
 LIST_TTL = 300.0  # seconds a workspace's tool list is reused
 MAX_TOOLS_PER_TOOLKIT = 50
 T = TypeVar("T")
@@ -76,7 +78,8 @@ async def settings_of(tenant_id: uuid.UUID) -> ComposioSettings:
 
 
 async def set_composio(ctx: Ctx, *, api_key: str | None = None, toolkits: list[str] | None = None) -> None:
-    """Admins: the workspace's own API key ("" goes back to the operator's) and its enabled toolkits."""
+    """Admins: the workspace's own API key ("" goes back to the operator's) and its enabled toolkits. A new key
+    is tried against Composio first, so a wrong one is refused here rather than in a member's turn later."""
     require(ctx, "agents.manage")
     changes: dict[str, Any] = {}
     if toolkits is not None:
@@ -86,14 +89,17 @@ async def set_composio(ctx: Ctx, *, api_key: str | None = None, toolkits: list[s
                 "A toolkit is named by its Composio slug, such as highlevel or composio_search."
             )
         changes["toolkits"] = kits
+    key = api_key.strip() if api_key is not None else None
+    if key:
+        await _check_key(ctx, key)  # before the row lock: no transaction waits on Composio
     async with global_session() as session:
         tenant = await session.get(Tenant, ctx.tenant_id, with_for_update=True)
         if tenant is None:
             raise NotFound("This workspace no longer exists.")
         config = dict(tenant.config or {})
         current = dict(config.get("composio") or {})
-        if api_key is not None:
-            current["api_key_encrypted"] = crypto.encrypt(api_key.strip()) if api_key.strip() else None
+        if key is not None:
+            current["api_key_encrypted"] = crypto.encrypt(key) if key else None
         current.update(changes)
         config["composio"] = current
         tenant.config = config
@@ -107,6 +113,50 @@ async def set_composio(ctx: Ctx, *, api_key: str | None = None, toolkits: list[s
         )  # fmt: skip
 
 
+async def _check_key(ctx: Ctx, api_key: str) -> None:
+    """One cheap read that needs the key (the project's first auth config): a ValidationError unless Composio
+    accepts it. The key itself never reaches a message or the log."""
+    cfg = ComposioSettings(api_key, get_settings().composio_base_url, (), True)
+    try:
+        await asyncio.to_thread(_load_sdk)  # the first import takes seconds: not part of the wait
+        await asyncio.wait_for(
+            _call(cfg, lambda c: c.auth_configs.list(limit=1), probe=CHECK_TIMEOUT), CHECK_TIMEOUT
+        )
+    except Exception as exc:
+        status = getattr(exc, "status_code", None)
+        log.warning(
+            "Composio did not accept a new API key for %s (%s%s)",
+            ctx.tenant_id, type(exc).__name__, f", HTTP {status}" if status else "",
+        )  # fmt: skip
+        raise ValidationError(_check_failure(exc, api_key)) from exc
+
+
+def _check_failure(exc: Exception, api_key: str) -> str:
+    from composio_client import APIConnectionError
+
+    status = getattr(exc, "status_code", None)
+    if status in (401, 403):
+        return (
+            f"Composio refused this API key (HTTP {status}): check that it is the whole key of your Composio "
+            "project, then enter it again. Nothing was saved."
+        )
+    if isinstance(exc, (APIConnectionError, TimeoutError)):
+        return (
+            "Composio could not be reached to check this API key, so it was not saved: check the server's "
+            "COMPOSIO_BASE_URL and its network access to Composio, then try again."
+        )
+    if status:
+        return (
+            f"Composio could not check this API key (it answered HTTP {status}), so it was not saved: try again "
+            "in a moment, or check the server's COMPOSIO_BASE_URL."
+        )
+    text = " ".join(str(exc).replace(api_key, "…").split())[:200]
+    return (
+        f"Composio could not check this API key ({type(exc).__name__}{': ' + text if text else ''}), so it was "
+        "not saved: check the server's COMPOSIO_BASE_URL."
+    )
+
+
 def user_id_for(ctx: Ctx) -> str:
     """The Composio user a member is: namespaced by workspace, never from the browser."""
     return f"{ctx.tenant_id}:{ctx.user_id}"
@@ -117,25 +167,39 @@ def user_id_for(ctx: Ctx) -> str:
 _clients: dict[str, Any] = {}
 
 
-def _client(cfg: ComposioSettings) -> Any:
+def _load_sdk() -> None:
+    import composio  # noqa: F401  (seconds the first time)
+
+
+def _new_client(cfg: ComposioSettings, timeout: float, max_retries: int | None = None) -> Any:
     from composio import Composio  # seconds to import: only when used
 
+    options: dict[str, Any] = {"api_key": cfg.api_key, "allow_tracking": False, "timeout": timeout}
+    if max_retries is not None:
+        options["max_retries"] = max_retries
+    if cfg.base_url:
+        options["base_url"] = cfg.base_url
+    return Composio(**options)
+
+
+def _client(cfg: ComposioSettings) -> Any:
     fingerprint = hashlib.sha256(f"{cfg.api_key}\n{cfg.base_url}".encode()).hexdigest()
     client = _clients.get(fingerprint)
     if client is None:
-        options: dict[str, Any] = {"api_key": cfg.api_key, "allow_tracking": False, "timeout": TIMEOUT}
-        if cfg.base_url:
-            options["base_url"] = cfg.base_url
-        client = _clients[fingerprint] = Composio(**options)
+        client = _clients[fingerprint] = _new_client(cfg, TIMEOUT)
     return client
 
 
-async def _call(cfg: ComposioSettings, work: Callable[[Any], T]) -> T:
+async def _call(cfg: ComposioSettings, work: Callable[[Any], T], *, probe: float | None = None) -> T:
+    """`work` on the workspace's cached client; with `probe` (seconds), on a one-off client with that timeout and
+    no retries (a key being checked may be wrong: it is not kept)."""
+
     def run() -> T:
         from composio.core.models.base import allow_tracking
 
         allow_tracking.set(False)  # this thread's context: no telemetry leaves the server
-        return work(_client(cfg))
+        client = _client(cfg) if probe is None else _new_client(cfg, probe, max_retries=0)
+        return work(client)
 
     return await asyncio.to_thread(run)
 

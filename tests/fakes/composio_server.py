@@ -9,9 +9,10 @@ docs/research/agents-sdks.md), for the real SDK to talk to:
     POST /api/v3.1/connected_accounts/link       {"auth_config_id", "user_id", "callback_url"} -> 201 {...}
 
 Toolkits: COMPOSIO_SEARCH (web search, no auth) and highlevel (GoHighLevel: contacts and opportunities; needs a
-connected account of the calling user). Requests must carry `x-api-key`. `server.requests` records
-(method, path, query, body); `server.activate(user_id)` marks a user's HighLevel connection ACTIVE (as the OAuth
-callback would).
+connected account of the calling user). Requests must carry `x-api-key` (as the SDK sends it) with one of
+`server.keys` (the default key, plus any a test adds); others get Composio's 401 error object. `server.requests`
+records (method, path, query, body) and `server.used_keys` the key each one carried; `server.activate(user_id)`
+marks a user's HighLevel connection ACTIVE (as the OAuth callback would).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ TOOLS = [
 class FakeComposio:
     def __init__(self, api_key: str = "composio-test-key") -> None:
         self.api_key = api_key
+        self.keys = {api_key}  # the keys this fake Composio accepts
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
+        self.used_keys: list[str] = []
         self.accounts: dict[str, dict[str, Any]] = {}  # id -> account
         self.opportunities: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -79,18 +82,9 @@ class FakeComposio:
                 query = parse_qs(parts.query)
                 with fake._lock:
                     fake.requests.append((method, parts.path, query, body))
-                if self.headers.get("x-api-key") != fake.api_key:
-                    self._send(
-                        401,
-                        {
-                            "error": {
-                                "message": "Invalid API key",
-                                "code": 401,
-                                "slug": "unauthorized",
-                                "status": 401,
-                            }
-                        },
-                    )
+                    fake.used_keys.append(self.headers.get("x-api-key") or "")
+                if self.headers.get("x-api-key") not in fake.keys:
+                    self._send(401, fake._unauthorized(self.headers.get("x-request-id") or uuid.uuid4().hex))
                     return
                 status, payload = fake._answer(method, parts.path.removeprefix(PREFIX), query, body)
                 self._send(status, payload)
@@ -113,6 +107,19 @@ class FakeComposio:
             for account in self.accounts.values():
                 if account["user_id"] == user_id:
                     account["status"] = "ACTIVE"
+
+    def _unauthorized(self, request_id: str) -> dict[str, Any]:
+        """Composio's error object (docs.composio.dev/reference/errors) for a missing or unknown key."""
+        return {
+            "error": {
+                "message": "Invalid API key. Please provide a valid API key in the x-api-key header.",
+                "code": 401,
+                "slug": "unauthorized",
+                "status": 401,
+                "request_id": request_id,
+                "suggested_fix": "Copy the API key from your project's settings on the Composio dashboard.",
+            }
+        }
 
     def _page(self, items: list[Any]) -> dict[str, Any]:
         return {

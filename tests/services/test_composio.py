@@ -1,17 +1,23 @@
 """Composio toolkits as agent tools, with the real `composio` SDK against a loopback fake of its API: the
 workspace's toolkits are listed as tools, a member's call runs as `<tenant>:<user>` (never from a browser), a
 GoHighLevel call without a connected account is the model's to read, connecting returns Composio's sign-in URL
-and the status follows it, and another workspace's members are other Composio users."""
+and the status follows it, and another workspace's members are other Composio users. An admin's new key is tried
+against Composio before it is stored: refused or unreachable, nothing changes."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
+from sqlmodel import select
 
+from models import AuditLog
 from services.agents import gallery, runner, store
 from services.agents.store import AgentDraft, ToolChoice
 from services.config import get_settings
+from services.db import tenant_session
+from services.errors import ValidationError
 from services.tools import composio
 from tests.fakes.composio_server import FakeComposio
 from tests.fakes.llm_server import FakeToolCall
@@ -117,3 +123,46 @@ async def test_without_a_key_there_are_no_composio_tools(
     owner = await agent_owner(tenant, llm, "openai_compatible")
     assert not any(n.startswith("composio_") for n in await store.tool_names(owner))
     assert await composio.connections(owner) == []
+
+
+async def test_a_key_composio_refuses_is_not_saved_and_one_it_accepts_is(  # type: ignore[no-untyped-def]
+    tenant, composio_api, caplog
+) -> None:
+    owner = await new_ctx(tenant.id, "otto@example.com", role="owner")
+    with pytest.raises(ValidationError, match="Composio refused this API key") as refused:
+        await composio.set_composio(owner, api_key="  not-a-composio-key ", toolkits=["composio_search"])
+    assert "not-a-composio-key" not in str(refused.value) and "not-a-composio-key" not in caplog.text
+    assert composio_api.used_keys[-1] == "not-a-composio-key"  # it was the key Composio was asked with
+    before = await composio.settings_of(tenant.id)
+    assert not before.own_key and before.toolkits == composio.DEFAULT_TOOLKITS  # nor did the toolkits change
+    assert SEARCH in {t.name for t in await composio.workspace_tools(owner)}  # still the operator's key
+    assert composio_api.used_keys[-1] == composio_api.api_key
+
+    composio_api.keys.add("workspace-own-key")
+    await composio.set_composio(owner, api_key="workspace-own-key", toolkits=["composio_search"])
+    after = await composio.settings_of(tenant.id)
+    assert after.own_key and after.api_key == "workspace-own-key" and after.toolkits == ("composio_search",)
+    assert [t.name for t in await composio.workspace_tools(owner)] == [SEARCH]
+    assert composio_api.used_keys[-1] == "workspace-own-key"
+    async with tenant_session(tenant.id) as session:
+        details = (
+            await session.exec(select(AuditLog.detail).where(AuditLog.action == "composio.settings"))
+        ).all()
+    assert details and all("workspace-own-key" not in str(d) for d in details)
+
+
+async def test_a_key_is_not_saved_when_composio_cannot_be_reached(  # type: ignore[no-untyped-def]
+    tenant, composio_api, monkeypatch
+) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("COMPOSIO_BASE_URL", f"http://127.0.0.1:{closed}")
+    monkeypatch.setattr(composio, "CHECK_TIMEOUT", 2.0)
+    get_settings.cache_clear()
+    owner = await new_ctx(tenant.id, "otto@example.com", role="owner")
+    with pytest.raises(ValidationError, match="could not be reached") as unreachable:
+        await composio.set_composio(owner, api_key="workspace-own-key")
+    assert "COMPOSIO_BASE_URL" in str(unreachable.value) and "not saved" in str(unreachable.value)
+    assert "workspace-own-key" not in str(unreachable.value)
+    assert not (await composio.settings_of(tenant.id)).own_key
