@@ -36,6 +36,7 @@ class ComposioAdminState(rx.State):
         self.error = self.notice = ""
         try:
             await self._refresh()
+            composio.warm_up()
         except ServiceError as exc:
             self.error = str(exc)
 

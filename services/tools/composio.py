@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -169,6 +170,19 @@ _clients: dict[str, Any] = {}
 
 def _load_sdk() -> None:
     import composio  # noqa: F401  (seconds the first time)
+
+
+_warming: set[asyncio.Future[None]] = set()
+
+
+def warm_up() -> None:
+    """Start importing the SDK in a worker thread, so that an admin who opened Admin → Tools and saves a key
+    does not wait the first import's seconds. Returns at once."""
+    if "composio" in sys.modules:
+        return
+    task = asyncio.ensure_future(asyncio.to_thread(_load_sdk))
+    _warming.add(task)
+    task.add_done_callback(_warming.discard)
 
 
 def _new_client(cfg: ComposioSettings, timeout: float, max_retries: int | None = None) -> Any:
