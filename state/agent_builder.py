@@ -19,7 +19,7 @@ import reflex as rx
 
 from models import PLAN_TIERS
 from services import ai_catalog
-from services.agents import avatars, store
+from services.agents import avatars, gallery, store
 from services.agents.store import AgentDraft, AgentInfo, ToolChoice
 from services.auth.roles import has
 from services.context import Ctx
@@ -465,6 +465,18 @@ class AgentBuilderState(rx.State):
         if created:  # the address becomes the agent's own (a reload opens it), the test chat stays
             return rx.call_script(f"window.history.replaceState(null, '', '/agents/{self.agent}')")
         return None
+
+    @rx.event
+    async def save_as_template(self):
+        """Admins: the form as one of the workspace's templates (members start from it with "Use template")."""
+        self._clear()
+        made: list[gallery.TemplateInfo] = []
+
+        async def work(ctx: Ctx) -> None:
+            made.append(await gallery.add_template(ctx, self.draft()))
+
+        if await self._run(work, where="form"):
+            self.notice = f"“{made[0].name}” is now one of the workspace's templates, on the Agents page."
 
     @rx.event
     async def compare(self, version: str):

@@ -70,6 +70,7 @@ def template_of(t: gallery.TemplateInfo) -> dict[str, str]:
         "avatar_url": avatars.url(t.avatar),
         "category": t.category,
         "hidden": "yes" if t.hidden else "",
+        "own": "" if t.seeded else "yes",  # the workspace's own: admins may delete it
     }
 
 
@@ -96,6 +97,8 @@ class AgentsState(rx.State):
     is_admin: bool = False
     members_create: bool = True
     using: str = ""  # the template being copied ("Use template" shows it busy)
+    deleting: str = ""  # the workspace template whose Delete is being confirmed
+    deleting_name: str = ""
     _flash: str = ""  # a notice for the next load (the builder's "Deleted …")
 
     async def _run(self, work: Callable[[Ctx], Awaitable[object]]) -> bool:
@@ -190,6 +193,32 @@ class AgentsState(rx.State):
                 if hidden
                 else f"“{row['name']}” is back in the gallery."
             )
+
+    @rx.event
+    def ask_delete_template(self, key: str):
+        row = next((t for t in self.templates if t["key"] == key and t["own"]), None)
+        if row is not None:
+            self._clear()
+            self.deleting, self.deleting_name = row["key"], row["name"]
+
+    @rx.event
+    def close_delete_template(self, is_open: bool = False):
+        if not is_open:
+            self.deleting = self.deleting_name = ""
+
+    @rx.event
+    async def delete_template(self):
+        """Admins: one of the workspace's own templates goes (agents made from it stay)."""
+        key, name = self.deleting, self.deleting_name
+        self.deleting = self.deleting_name = ""
+        self._clear()
+
+        async def work(ctx: Ctx) -> None:
+            await gallery.delete_template(ctx, key)
+            await self._refresh(ctx)
+
+        if key and await self._run(work):
+            self.notice = f"Deleted the template “{name}”. Agents made from it stay."
 
     @rx.event
     async def set_members_create(self, on: bool):

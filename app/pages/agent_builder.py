@@ -326,6 +326,16 @@ def _actions() -> rx.Component:
         rx.el.div(
             rx.button(rx.icon("save", size=15), "Save", on_click=B.save, disabled=~B.can_edit),
             rx.cond(
+                B.can_share,
+                rx.button(
+                    rx.icon("layout_template", size=15),
+                    "Save as template",
+                    variant="soft",
+                    on_click=B.save_as_template,
+                    title="Members start from it with “Use template” on the Agents page",
+                ),
+            ),
+            rx.cond(
                 B.notice != "",
                 rx.text(
                     rx.icon("circle_check", size=14),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.agent_card import agent_card, badge, plan_badge
-from components.forms import error_callout, notice_callout
+from components.forms import confirm_dialog, error_callout, notice_callout
 from components.shell import app_shell
 from state.agent_builder import AgentBuilderState
 from state.agent_test import AgentTestState
@@ -185,6 +185,17 @@ def _template(t: rx.Var) -> rx.Component:
                         ),
                     ),
                 ),
+                rx.cond(
+                    AgentsState.is_admin & (t["own"] != ""),
+                    rx.icon_button(
+                        rx.icon("trash_2", size=14),
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        aria_label="Delete template " + name,
+                        on_click=AgentsState.ask_delete_template(t["key"]),
+                    ),
+                ),
                 class_name="agent-actions",
             ),
             class_name=rx.cond(hidden, "agent-card-hidden", ""),  # type: ignore[arg-type]
@@ -231,6 +242,14 @@ def _templates() -> rx.Component:
                     class_name="agents-empty",
                 ),
             ),
+        ),
+        confirm_dialog(
+            ("Delete the template “", AgentsState.deleting_name, "”?"),
+            "Members no longer see it in the gallery. Agents made from it stay as they are.",
+            "Delete template",
+            on_confirm=AgentsState.delete_template,
+            open=AgentsState.deleting != "",
+            on_open_change=AgentsState.close_delete_template,
         ),
         aria_labelledby="templates-title",
         class_name="agents-templates",

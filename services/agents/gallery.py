@@ -9,7 +9,7 @@ A template's key is its seeded key ("hybrid-offer") or, for a workspace template
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from models import AgentTemplate, Tenant
-from services.agents import avatars, store
+from services.agents import store
 from services.agents.store import AgentDraft, AgentInfo, ToolChoice
 from services.agents.templates import SEEDED
 from services.auth import audit
@@ -46,6 +46,7 @@ class TemplateInfo:
     temperature: float | None
     seeded: bool
     hidden: bool
+    tool_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # a workspace template's
 
 
 async def _agents_config(tenant_id: uuid.UUID) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def _workspace_info(row: AgentTemplate) -> TemplateInfo:
     return TemplateInfo(
         f"{WORKSPACE_PREFIX}{row.id}", row.name, row.description, row.category, row.avatar, row.instructions,
         tuple(row.starters or ()), tuple(str(t.get("name")) for t in row.tools or []), row.temperature,
-        False, row.hidden,
+        False, row.hidden, {str(t.get("name")): dict(t.get("settings") or {}) for t in row.tools or []},
     )  # fmt: skip
 
 
@@ -113,7 +114,8 @@ async def use_template(ctx: Ctx, key: str) -> AgentInfo:
     draft = AgentDraft(
         name=template.name, description=template.description, avatar=template.avatar, category=template.category,
         instructions=template.instructions, temperature=template.temperature,
-        tools=tuple(ToolChoice(t) for t in names if t in known), starters=template.starters,
+        tools=tuple(ToolChoice(t, template.tool_settings.get(t, {})) for t in names if t in known),
+        starters=template.starters,
     )  # fmt: skip
     return await store.create_agent(ctx, draft, template_key=template.key)
 
@@ -128,20 +130,16 @@ def _workspace_id(key: str) -> uuid.UUID:
 
 
 async def add_template(ctx: Ctx, agent: AgentDraft) -> TemplateInfo:
-    """An admin turns a definition (often one of their agents) into one of the workspace's templates."""
+    """An admin turns a definition (often the agent in their builder) into one of the workspace's templates:
+    checked as a save is, and kept without its model, files and sharing (a template is where members start)."""
     require(ctx, "agents.manage")
-    avatar = await avatars.check(ctx, agent.avatar)
-    name = agent.name.strip()
-    if not name or len(name) > store.MAX_NAME:
-        raise ValidationError(f"Give the template a name (at most {store.MAX_NAME} characters).")
-    if len(agent.instructions) > store.MAX_INSTRUCTIONS:
-        raise ValidationError("The instructions are too long.")
+    checked = await store.validate_draft(ctx, agent)
     async with tenant_session(ctx.tenant_id) as session:
         row = AgentTemplate(
-            tenant_id=ctx.tenant_id, name=name, description=agent.description.strip()[: store.MAX_DESCRIPTION],
-            category=agent.category.strip()[: store.MAX_CATEGORY], avatar=avatar,
-            instructions=agent.instructions.strip(), starters=[s for s in agent.starters if s.strip()][:6],
-            tools=[{"name": t.name} for t in agent.tools], temperature=agent.temperature, created_by=ctx.user_id,
+            tenant_id=ctx.tenant_id, name=checked["name"], description=checked["description"],
+            category=checked["category"], avatar=checked["avatar"], instructions=checked["instructions"],
+            starters=checked["starters"], tools=checked["tools"], temperature=checked["temperature"],
+            created_by=ctx.user_id,
         )  # fmt: skip
         session.add(row)
         await session.flush()

@@ -211,10 +211,11 @@ async def _definition(ctx: Ctx, draft: AgentDraft) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def validate_draft(ctx: Ctx, draft: AgentDraft) -> None:
-    """The builder's "Test": the unsaved draft must be valid to run."""
+async def validate_draft(ctx: Ctx, draft: AgentDraft) -> dict[str, Any]:
+    """The draft checked as a save checks it (the builder's "Test", a new template): the definition as it
+    would be stored, or a ValidationError naming what to fix."""
     require(ctx, "workspace.use")
-    await _definition(ctx, draft)
+    return await _definition(ctx, draft)
 
 
 # Permissions ---------------------------------------------------------------------------------------------------

@@ -237,3 +237,21 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
     await _shoot(page, "list-owner")
     await templates.get_by_role("article", name="Hybrid Offer").get_by_role("button", name="Show").click()
     await expect(page.get_by_role("status")).to_contain_text("back in the gallery")
+
+    # The owner's own template: "Save as template" in the builder, listed in the gallery, deleted after confirming.
+    await page.get_by_role("link", name="New agent").click()
+    await page.get_by_label("Name", exact=True).fill("Launch Planner")
+    await page.get_by_label("Instructions", exact=True).fill("You plan launches week by week.")
+    await page.get_by_role("button", name="Save as template").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        "“Launch Planner” is now one of the workspace's templates"
+    )
+    await page.get_by_role("link", name="Agents", exact=True).first.click()
+    planner = templates.get_by_role("article", name="Launch Planner")
+    await expect(planner.get_by_role("button", name="Use template Launch Planner")).to_be_visible()
+    await planner.get_by_role("button", name="Delete template Launch Planner").click()
+    await page.get_by_role("alertdialog").get_by_role("button", name="Delete template").click()
+    await expect(page.get_by_role("status")).to_contain_text("Deleted the template “Launch Planner”")
+    await expect(templates.get_by_role("article", name="Launch Planner")).to_have_count(0)
+    seeded = templates.get_by_role("article", name="Hybrid Offer")
+    await expect(seeded.get_by_role("button", name=re.compile("^Delete template"))).to_have_count(0)

@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from models import Tenant
 from services.agents import store
-from services.agents.store import AgentDraft
+from services.agents.store import AgentDraft, ToolChoice
 from services.db import global_session
 from services.errors import NotFound, PermissionDenied, ValidationError
 from tests.services.test_chat_support import new_ctx, sql
@@ -152,12 +152,19 @@ async def test_the_gallery_seeds_coaching_templates_that_admins_extend_and_hide(
 
     with pytest.raises(PermissionDenied):
         await gallery.add_template(mia, AgentDraft("Members cannot"))
+    clock = ToolChoice("current_time", {"timezone": "europe/lisbon"})
+    with pytest.raises(ValidationError, match="default time zone"):
+        await gallery.add_template(
+            admin, AgentDraft("Bad", tools=(ToolChoice("current_time", {"timezone": "Mars"}),))
+        )
     own = await gallery.add_template(
-        admin, AgentDraft("Launch planner", "Plans launches.", "🚀", "Offers", "You plan.")
+        admin, AgentDraft("Launch planner", "Plans launches.", "🚀", "Offers", "You plan.", tools=(clock,))
     )
     await gallery.set_template_hidden(admin, "dcm", True)
     names = [t.name for t in await gallery.list_templates(mia)]
     assert "DCM" not in names and "Launch planner" in names
+    planner = await gallery.use_template(mia, own.key)  # the template's tools come with their settings
+    assert [(t.name, t.settings) for t in planner.tools] == [("current_time", {"timezone": "Europe/Lisbon"})]
     with pytest.raises(NotFound):
         await gallery.use_template(mia, "dcm")
     assert "DCM" in [t.name for t in await gallery.list_templates(admin, include_hidden=True)]
