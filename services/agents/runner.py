@@ -36,11 +36,17 @@ async def prepare(
     chosen = [(available.get(t.name), dict(t.settings)) for t in agent.tools]
     tools = [(tool, settings) for tool, settings in chosen if tool is not None]
     settings_of: dict[str, dict[str, Any]] = {tool.name: settings for tool, settings in tools}
+    # A saved agent's knowledge is read with its author's rights (the author attached it, an admin shared the
+    # agent): every member who may use the agent searches it without being given the files themselves.
+    author = agent.author_id if isinstance(agent, AgentInfo) else None
+    reader = Ctx(tenant_id=ctx.tenant_id, user_id=author, role="member") if author is not None else None
+    if reader is not None and reader.user_id == ctx.user_id:
+        reader = None
     file_ids = list(dict.fromkeys(agent.files))
     if agent.collections:
         file_ids += [
             f
-            for f in await collections.collection_file_ids(ctx, list(agent.collections))
+            for f in await collections.collection_file_ids(reader or ctx, list(agent.collections))
             if f not in file_ids
         ]
     chat_files = tuple(f for f in dict.fromkeys(conversation_files) if f not in file_ids)
@@ -55,8 +61,9 @@ async def prepare(
                 "", error=f"There is no tool named {call.name!r} here. The tools you may call: {names}."
             )
         context = ToolContext(
-            ctx, conversation_id, tuple(file_ids), settings_of.get(call.name, {}), chat_file_ids=chat_files
-        )
+            ctx, conversation_id, tuple(file_ids), settings_of.get(call.name, {}), chat_file_ids=chat_files,
+            knowledge_ctx=reader,
+        )  # fmt: skip
         result = await registry.execute(tool, context, call.arguments)
         return ToolRun(result.text, result.data, result.error, int(result.duration_ms))
 

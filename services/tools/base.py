@@ -47,6 +47,9 @@ class ToolContext:
     file_ids: tuple[uuid.UUID, ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
     chat_file_ids: tuple[uuid.UUID, ...] = ()
+    # Whose read rights the agent's own files (`file_ids`) are searched with: a shared agent's author, so that
+    # every member it is shared with gets its knowledge without being given the files. None: the member's.
+    knowledge_ctx: Ctx | None = None
 
 
 def _cut(text: str, limit: int) -> str:

@@ -10,13 +10,14 @@ import ast
 import functools
 import math
 import operator
+import uuid
 import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from services.errors import ValidationError
-from services.knowledge.search import search
+from services.knowledge.search import Results, search
 from services.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolError, ToolResult
 
 # --- current_time ----------------------------------------------------------------------------------------
@@ -334,13 +335,11 @@ class FileSearch(Tool):
         query: str = arguments["query"].strip()
         k: int = arguments.get("k", 5)
         chat = call.chat_file_ids if call.settings.get("chat_files", True) is not False else ()
-        file_ids = list(dict.fromkeys([*call.file_ids, *chat]))
-        if not file_ids:
+        if not call.file_ids and not chat:
             return ToolResult(text=NO_FILES, data={"query": query, "hits": []})
         if not query:
             raise ToolError("The query is empty. Say what to look for.")
-        # search() checks the member's permission and drops the files they may not read.
-        found = await search(call.ctx, query, file_ids=file_ids, k=k)
+        found = await _search(call, query, list(chat), k)
         if not found.hits:
             return ToolResult(
                 text=f"Nothing in the attached files matches {query!r}. Try other words.",
@@ -367,6 +366,20 @@ class FileSearch(Tool):
             text="\n\n".join(passages),
             data={"query": query, "hits": hits, "keyword_only": found.keyword_only},
         )
+
+
+async def _search(call: ToolContext, query: str, chat: list[uuid.UUID], k: int) -> Results:
+    """search() checks read rights and drops the files the reader may not read: the member's for the chat's
+    files, and for the agent's own files its author's when the runner says so (a shared agent's knowledge)."""
+    reader = call.knowledge_ctx
+    if reader is None or reader.user_id == call.ctx.user_id:
+        return await search(call.ctx, query, file_ids=list(dict.fromkeys([*call.file_ids, *chat])), k=k)
+    own = [f for f in dict.fromkeys(call.file_ids)]
+    mine = [f for f in dict.fromkeys(chat) if f not in own]
+    parts = [await search(reader, query, file_ids=own, k=k)] if own else []
+    parts += [await search(call.ctx, query, file_ids=mine, k=k)] if mine else []
+    hits = sorted((h for p in parts for h in p.hits), key=lambda h: -h.score)[:k]
+    return Results(hits=hits, keyword_only=any(p.keyword_only for p in parts))
 
 
 BUILTINS: tuple[Tool, ...] = (CurrentTime(), Calculator(), FileSearch())
