@@ -25,7 +25,8 @@ def preview() -> rx.Component:
     return rx.el.section(
         rx.text("Preview", size="1", weight="bold", color_scheme="gray", class_name="agent-side-label"),
         agent_card(
-            avatar=B.avatar,
+            avatar=rx.cond(B.avatar_url != "", "", B.avatar),
+            avatar_url=B.avatar_url,
             name=rx.cond(B.name != "", B.name, "Untitled agent"),
             description=B.description,
             category=B.category,

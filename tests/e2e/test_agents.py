@@ -124,6 +124,8 @@ async def test_build_test_save_and_use_a_template(app_server, page: Page, llm: F
     )
     await page.set_input_files("#agent-avatar-file", files=fox)
     await expect(page.get_by_role("img", name="The agent's avatar")).to_be_visible()
+    await expect(preview.locator("img.agent-avatar-img")).to_be_visible()  # the preview shows it too
+    await expect(preview).not_to_contain_text("image:")
     await page.get_by_label("Description", exact=True).fill("Prices your offer with you, step by step.")
     await expect(page.get_by_text("Unsaved changes")).to_be_visible()
     await page.get_by_role("button", name="Save", exact=True).click()
