@@ -28,7 +28,7 @@ from services.files import collections, records
 from services.tools import settings as tool_settings
 from state import request
 from state.agent_compare import VISIBILITY_LABELS, change_rows
-from state.agent_tool_fields import field_specs, rows_for, settings_of
+from state.agent_tool_fields import field_specs, needs_label, rows_for, settings_of
 from state.agents import AgentsState, category_choices, may_create, may_edit
 from state.session import require_user
 
@@ -73,6 +73,16 @@ def _ids(values: Sequence[str], what: str) -> tuple[uuid.UUID, ...]:
         return tuple(uuid.UUID(v) for v in values)
     except ValueError:
         raise ValidationError(f"One of the agent's {what} is not valid: untick it and save again.") from None
+
+
+async def _composio_status(ctx: Ctx) -> dict[str, str]:
+    """The member's Composio connections by toolkit ({} when Composio cannot say: the picker still lists)."""
+    from services.tools import composio
+
+    try:
+        return {c.toolkit: c.status for c in await composio.connections(ctx)}
+    except ServiceError:
+        return {}
 
 
 def _when(moment: Any) -> str:
@@ -195,12 +205,13 @@ class AgentBuilderState(rx.State):
         default = next((m for m in enabled if m.key == catalog.default), None)
         self.default_model = f"Workspace default ({default.model})" if default else "Workspace default"
         tools = await store.available_tools(ctx)  # the built-ins and the workspace's MCP and Composio tools
+        connected = await _composio_status(ctx) if any(t.needs.startswith("composio:") for t in tools) else {}
         self.tool_options = [
             {
                 "name": t.name,
                 "label": tool_label(t.name),
                 "description": t.description,
-                "needs": f"Needs the {t.needs} connection" if t.needs else "Built in: nothing to connect",
+                "needs": needs_label(t, connected),
             }
             for t in tools
         ]

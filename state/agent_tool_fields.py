@@ -21,6 +21,24 @@ from services.tools.base import Tool
 Row = dict[str, str]
 
 
+def needs_label(tool: Tool, connected: Mapping[str, str]) -> str:
+    """Where a tool comes from and what it needs, for the tool picker: `connected` is the member's Composio
+    toolkits and their status (ACTIVE when usable)."""
+    from services.tools.composio import TOOLKIT_LABELS
+
+    if tool.needs.startswith("composio:"):
+        kit = tool.needs.removeprefix("composio:")
+        label = TOOLKIT_LABELS.get(kit, kit)
+        if connected.get(kit) == "ACTIVE":
+            return f"Uses your {label} account (connected)"
+        return f"Needs your {label} account: connect it under Settings → Connections"
+    if tool.needs.startswith("mcp:"):
+        return f"From the {tool.needs.removeprefix('mcp:')} MCP server (set up by your admins)"
+    if tool.name.startswith("composio_"):
+        return "Through Composio: nothing to connect"
+    return "Built in: nothing to connect"
+
+
 def _kind(schema: Mapping[str, Any]) -> tuple[str, str]:
     enum = schema.get("enum")
     if isinstance(enum, list) and enum and all(isinstance(v, str) for v in enum):

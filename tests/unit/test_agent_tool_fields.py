@@ -9,7 +9,8 @@ import pytest
 
 from services.errors import ValidationError
 from services.tools import registry
-from state.agent_tool_fields import field_specs, rows_for, settings_of
+from services.tools.base import Tool, ToolResult
+from state.agent_tool_fields import field_specs, needs_label, rows_for, settings_of
 
 
 def _specs() -> dict[str, list[dict[str, str]]]:
@@ -56,3 +57,19 @@ def test_rows_round_trip_and_typed_values_are_parsed() -> None:
     bad = [{**r, "value": "soon"} if r["key"] == "timeout" else r for r in rows]
     with pytest.raises(ValidationError, match="Tool “File search”, timeout \\(seconds\\): a number"):
         settings_of(bad, {})
+
+
+def test_the_picker_says_where_a_tool_comes_from_and_what_it_needs() -> None:
+    class Remote(Tool):
+        name = "composio_highlevel_search_contacts"
+        description = "Contacts."
+        needs = "composio:highlevel"
+
+        async def run(self, call: Any, arguments: dict[str, Any]) -> ToolResult:
+            return ToolResult()
+
+    crm = Remote()
+    assert needs_label(crm, {}) == "Needs your GoHighLevel account: connect it under Settings → Connections"
+    assert needs_label(crm, {"highlevel": "INITIATED"}).startswith("Needs your GoHighLevel account")
+    assert needs_label(crm, {"highlevel": "ACTIVE"}) == "Uses your GoHighLevel account (connected)"
+    assert needs_label(registry.get("calculator"), {}) == "Built in: nothing to connect"
