@@ -90,6 +90,8 @@ async def test_settings_forms_answer_inside_themselves_and_keep_what_was_typed(
     await page.goto(app_server.url("/settings"))
     password_form = page.locator("form").filter(has=page.get_by_label("New password", exact=True))
     profile_form = page.locator("form").filter(has=page.get_by_label("Name"))
+    # The page has hydrated and loaded its state (a click before that submits nothing): CI failed here once.
+    await expect(page.get_by_label("Name")).to_have_value("Sam Settings", timeout=15_000)
 
     await page.get_by_label("Current password").fill(PASSWORD)
     await page.get_by_label("New password", exact=True).fill("a brand new passphrase")
