@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
 from models.agents import AGENT_VISIBILITIES, PLAN_TIERS, Agent, AgentTemplate, AgentVersion, McpServer
+from models.billing import Plan
 from models.chat import (
     MESSAGE_ROLES,
     MESSAGE_STATUSES,
@@ -69,6 +70,7 @@ TENANT_OWNED_TABLES = (
     "agent_versions",
     "agent_templates",
     "mcp_servers",
+    "plans",
 )
 
 # Tables with a `tenant_id` column that are deliberately NOT under row-level security. `jobs`: the worker serves
@@ -115,6 +117,7 @@ __all__ = [
     "OAuthAccount",
     "OAuthState",
     "OneTimeToken",
+    "Plan",
     "StoredFile",
     "Tag",
     "Tenant",

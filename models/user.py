@@ -28,6 +28,7 @@ class User(SQLModel, table=True):
     is_platform_admin: bool = False
     memory_enabled: bool = True  # the Memory page's "Use memory": off, replies use and save none
     plan: str = Field(default="free", max_length=20)  # free | pro | premium: agents' and courses' plan gates
+    plan_id: uuid.UUID | None = fk("plans", nullable=True, ondelete="SET NULL")  # None: the default plan
     created_at: datetime = ts()
     updated_at: datetime = ts()
 

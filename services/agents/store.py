@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlmodel import col
 
-from models import PLAN_TIERS, Agent, AgentVersion, Tenant, User
+from models import PLAN_TIERS, Agent, AgentVersion, Tenant
 from models.base import utcnow
 from services import ai_catalog
 from services.agents import avatars
@@ -414,21 +414,15 @@ async def restore_version(ctx: Ctx, agent_id: uuid.UUID, version: int) -> AgentI
 # Using -------------------------------------------------------------------------------------------------------
 
 
-async def member_plan(ctx: Ctx) -> str:
-    async with tenant_session(ctx.tenant_id) as session:
-        plan = (await session.execute(select(col(User.plan)).where(col(User.id) == ctx.user_id))).scalar()
-    return plan or "free"
-
-
 async def usable_agent(ctx: Ctx, agent_id: uuid.UUID) -> AgentInfo:
     """The agent for a chat, once the member may use it: they see it and their plan is high enough (admins and
     the author pass the plan gate: they build and test it)."""
     agent = await get_agent(ctx, agent_id)
     if agent.author_id == ctx.user_id or has(ctx, "agents.manage"):
         return agent
-    if PLAN_RANK[await member_plan(ctx)] < PLAN_RANK.get(agent.min_plan, 0):
-        raise PermissionDenied(
-            f"This agent needs the {PLAN_LABELS.get(agent.min_plan, agent.min_plan)} plan. "
-            "Upgrade on the Plans page to chat with it."
-        )
+    from services.billing import entitlements  # billing reads the catalog; agents ask it only here
+
+    decision = await entitlements.may_use_tier(ctx, agent.min_plan, "This agent")
+    if not decision.allowed:
+        raise PermissionDenied(decision.reason)
     return agent

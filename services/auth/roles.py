@@ -17,6 +17,7 @@ PERMISSIONS: dict[str, str] = {
     "tenant.brand": "admin",
     "models.manage": "admin",
     "agents.manage": "admin",  # share, feature, edit shared agents; templates and tools
+    "billing.manage": "admin",  # plans, prices, members' plans, Stripe keys
     "tenant.owner": "owner",
 }
 

@@ -23,6 +23,7 @@ from sqlmodel import col
 from models import Collection, CollectionFile, FileSection, StoredFile, Tenant
 from models.base import utcnow
 from services.auth.roles import require
+from services.billing import entitlements
 from services.config import get_settings
 from services.context import Ctx
 from services.db import global_session, tenant_session
@@ -201,6 +202,9 @@ async def register(
         raise ValidationError(
             "This workspace's storage is full: ask an admin to free space or raise the quota, then upload again."
         )
+    plan = await entitlements.may_store(ctx, quota.user_bytes, size)
+    if not plan.allowed:
+        raise ValidationError(plan.reason)
     file_id = uuid.uuid4()
     key = object_key(ctx.tenant_id, ctx.user_id, file_id)
     storage = get_storage()

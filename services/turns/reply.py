@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services import ai_catalog
+from services.billing import entitlements
 from services.chat.common import MessageInfo
 from services.chat.messages import add_user_message, save_assistant_message, start_conversation
 from services.chat.path import chain_above
@@ -426,6 +427,7 @@ async def run_turn(
         stage = "preparing the model"
         try:
             reading = asyncio.ensure_future(_history(ctx, conversation_id, parent_id, user))
+            entitled = asyncio.ensure_future(entitlements.may_send(ctx, model_key))  # the plan's gate
             asked = QuestionVector(ctx, user.text) if user is not None else None  # embedded once, if wanted
             gathering = (
                 asyncio.ensure_future(_knowledge(ctx, conversation_id, user.text, attached, user, asked))
@@ -439,6 +441,11 @@ async def run_turn(
             )
             try:  # the branch is read (and the files searched) while the provider is resolved
                 provider, model, _label = await ai_catalog.provider_for(ctx, model_key)
+                decision = await entitled
+                if not decision.allowed:
+                    raise ServiceError(decision.reason)
+                if decision.warning:
+                    result.notes = [*result.notes, decision.warning]
                 history = await reading
                 if gathering is None:
                     question = history.messages[-1].content if history.messages else ""
@@ -451,7 +458,7 @@ async def run_turn(
                 if recalling is not None:
                     await recalling
             finally:
-                for task in (reading, gathering, recalling):
+                for task in (reading, entitled, gathering, recalling):
                     if task is None:
                         continue
                     if not task.done():

@@ -108,7 +108,12 @@ async def test_who_sees_edits_shares_and_uses_an_agent(tenant, other_tenant) -> 
     # The plan gate: on the server, with a clear reason; the author and admins pass it.
     with pytest.raises(PermissionDenied, match="This agent needs the Pro plan"):
         await store.usable_agent(mia, featured.id)
-    await sql(tenant.id, "UPDATE users SET plan = 'premium' WHERE id = :u", u=mia.user_id)
+    from services.billing import plans
+
+    premium = await plans.save_plan(admin, plans.PlanDraft("premium", "Coaching Circle", tier="premium"))
+    with pytest.raises(PermissionDenied, match="Upgrade to Coaching Circle on the Plans page"):
+        await store.usable_agent(mia, featured.id)
+    await plans.set_member_plan(admin, mia.user_id, premium.id)
     assert (await store.usable_agent(mia, featured.id)).id == featured.id
     assert (await store.usable_agent(admin, featured.id)).id == featured.id
 

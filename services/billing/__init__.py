@@ -1,0 +1,1 @@
+"""Plans, entitlements and (later) Stripe billing of a workspace's members."""
