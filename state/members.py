@@ -11,8 +11,10 @@ import reflex as rx
 
 from models import ROLES
 from services.auth import accounts, members
-from services.auth.roles import RANK
-from services.errors import ServiceError
+from services.auth.roles import RANK, has
+from services.billing import plans
+from services.context import Ctx
+from services.errors import NotFound, ServiceError
 from state.session import require_user
 
 PAGE = 50  # members per page ("Load more" adds the next)
@@ -38,6 +40,8 @@ class MembersState(rx.State):
     confirm_text: str = ""
     confirm_button: str = ""
     _pending: tuple[str, str, str] = ("", "", "")  # (action, user id, value)
+    # Plans (admins who manage billing): the choices, and each row's "plan" ("default" or a plan id).
+    plan_options: list[dict[str, str]] = []
 
     @staticmethod
     def _row(u: accounts.UserInfo, me: uuid.UUID) -> dict[str, str]:
@@ -58,8 +62,42 @@ class MembersState(rx.State):
         wanted = PAGE if more else max(PAGE, len(self.members))
         found = await members.list_members(ctx, query=self.query, limit=wanted + 1, offset=offset)
         rows = [self._row(u, ctx.user_id) for u in found[:wanted]]
+        await self._plans(ctx, rows)
         self.members = self.members + rows if more else rows
         self.has_more = len(found) > wanted
+
+    async def _plans(self, ctx: Ctx, rows: list[dict[str, str]]) -> None:
+        if not has(ctx, "billing.manage"):
+            self.plan_options = []
+            return
+        offered = await plans.list_plans(ctx, include_archived=True)
+        default = next((p for p in offered if p.is_default), None)
+        self.plan_options = [
+            {"value": "default", "label": f"Default ({default.name})" if default else "Default"}
+        ]
+        self.plan_options += [
+            {"value": str(p.id), "label": p.name + (" (archived)" if p.archived else "")} for p in offered
+        ]
+        own = await plans.plans_of_members(ctx, [uuid.UUID(r["id"]) for r in rows])
+        for row in rows:
+            chosen = own.get(uuid.UUID(row["id"]))
+            row["plan"] = str(chosen) if chosen else "default"
+
+    @rx.event
+    async def set_plan(self, user_id: str, value: str):
+        """Admins give a member a plan (comped: no payment), or put them back on the default one."""
+        self.error = self.notice = ""
+        member = self._who(user_id)
+        try:
+            ctx = await require_user(self, "billing.manage")
+            if member is None:
+                raise NotFound("That member is no longer listed. Reload the page.")
+            plan_id = None if value == "default" else uuid.UUID(str(value))
+            info = await plans.set_member_plan(ctx, uuid.UUID(user_id), plan_id)
+            self.notice = f"{member['email']} is now on the {info.name} plan."
+            await self._refresh(ctx)
+        except (ServiceError, ValueError) as exc:
+            self.error = str(exc) if isinstance(exc, ServiceError) else "Unknown plan."
 
     @rx.event
     async def load(self):

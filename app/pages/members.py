@@ -34,6 +34,22 @@ def _row(m: rx.Var) -> rx.Component:
                 size="1",
             )
         ),
+        rx.cond(
+            MembersState.plan_options.length() > 0,
+            rx.table.cell(
+                rx.select.root(
+                    rx.select.trigger(aria_label="Plan of " + m["email"].to(str)),
+                    rx.select.content(
+                        rx.foreach(
+                            MembersState.plan_options, lambda o: rx.select.item(o["label"], value=o["value"])
+                        )
+                    ),
+                    value=m["plan"].to(str),
+                    on_change=lambda plan: MembersState.set_plan(m["id"], plan),
+                    size="1",
+                )
+            ),
+        ),
         rx.table.cell(
             rx.flex(
                 rx.badge(m["status"], color_scheme=rx.cond(m["status"] == "active", "green", "red")),
@@ -108,7 +124,13 @@ def _body() -> rx.Component:
                         rx.table.root(
                             rx.table.header(
                                 rx.table.row(
-                                    *[rx.table.column_header_cell(h) for h in ("Member", "Role", "Status")]
+                                    rx.table.column_header_cell("Member"),
+                                    rx.table.column_header_cell("Role"),
+                                    rx.cond(
+                                        MembersState.plan_options.length() > 0,
+                                        rx.table.column_header_cell("Plan"),
+                                    ),
+                                    rx.table.column_header_cell("Status"),
                                 )
                             ),
                             rx.table.body(rx.foreach(MembersState.members, _row)),

@@ -279,6 +279,18 @@ async def plan_of(ctx: Ctx, user_id: uuid.UUID | None = None) -> PlanInfo:
     raise NotFound(NOT_FOUND)
 
 
+async def plans_of_members(ctx: Ctx, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """Billing admins: each listed member's own plan (None: on the default one), for the Members page."""
+    require(ctx, "billing.manage")
+    if not user_ids:
+        return {}
+    async with tenant_session(ctx.tenant_id) as session:
+        rows = await session.execute(
+            select(col(User.id), col(User.plan_id)).where(col(User.id).in_(user_ids))
+        )
+        return {r[0]: r[1] for r in rows.all()}
+
+
 async def set_member_plan(ctx: Ctx, user_id: uuid.UUID, plan_id: uuid.UUID | None) -> PlanInfo:
     """Admins give a member a plan (a comped one, say); None puts them back on the default plan."""
     require(ctx, "billing.manage")

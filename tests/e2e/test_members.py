@@ -1,5 +1,5 @@
 """Admin pages in a real browser: a member is refused on the server; the owner changes a role, lowers one and
-suspends the member after confirming (whose session ends at once); searches members and pages through
+puts the member on a comped plan, suspends the member after confirming (whose session ends at once); searches members and pages through
 them; adds a provider that cannot be reached, saves it anyway and removes it after confirming."""
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ import uuid
 from playwright.async_api import Page, expect
 
 from services import tenants
+from services.billing import plans
+from services.context import Ctx
 from services.db import global_session
 from tests.conftest import make_user, unique_slug
 from tests.e2e.test_shell import PASSWORD, _log_in, _sign_up, at
 from tests.fakes.llm_server import FakeLLMServer
+from tests.services.test_chat_support import sql
 
 pytestmark = __import__("pytest").mark.e2e
 
@@ -30,7 +33,7 @@ async def _owner_signed_in(app_server, page: Page, prefix: str) -> tuple[str, st
 
 
 async def test_owner_manages_members_and_suspension_ends_sessions(app_server, browser, page: Page) -> None:
-    host, _ = await _owner_signed_in(app_server, page, "team")
+    host, tenant = await _owner_signed_in(app_server, page, "team")
     member_email = f"member-{uuid.uuid4().hex[:6]}@example.com"
 
     member_ctx = await browser.new_context()
@@ -64,6 +67,22 @@ async def test_owner_manages_members_and_suspension_ends_sessions(app_server, br
         await page.get_by_role("option", name="instructor").click()
         await page.get_by_role("alertdialog").get_by_role("button", name="Make instructor").click()
         await expect(page.get_by_role("status")).to_contain_text(f"{member_email} is now instructor.")
+
+        # A comped plan: admins put a member on any of the workspace's plans (no payment).
+        tenant_id = uuid.UUID(tenant)
+        (owner_id,) = (await sql(tenant_id, "SELECT id FROM users WHERE role = 'owner'"))[0]
+        owner_ctx = Ctx(tenant_id=tenant_id, user_id=owner_id, role="owner")
+        await plans.save_plan(owner_ctx, plans.PlanDraft("circle", "Coaching Circle", tier="pro"))
+        await page.reload()
+        plan = page.get_by_role("combobox", name=f"Plan of {member_email}")
+        await expect(plan).to_contain_text("Default (Free)")
+        await plan.click()
+        await page.get_by_role("option", name="Coaching Circle").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            f"{member_email} is now on the Coaching Circle plan."
+        )
+        await expect(plan).to_contain_text("Coaching Circle")
+        assert await sql(tenant_id, "SELECT plan FROM users WHERE email = :e", e=member_email) == [("pro",)]
 
         await page.get_by_role("button", name=f"Suspend {member_email}").click()
         dialog = page.get_by_role("alertdialog")
