@@ -20,6 +20,7 @@ from app.pages import (
     members,
     memory,
     not_found,
+    plans,
     settings,
 )
 from services import web
@@ -73,5 +74,17 @@ async def _job_worker() -> AsyncIterator[None]:
 
 app.register_lifespan_task(_job_worker)
 
-for module in (auth, chat, agents, files, memory, settings, members, admin_models, admin_tools, not_found):
+for module in (
+    auth,
+    chat,
+    agents,
+    files,
+    memory,
+    plans,
+    settings,
+    members,
+    admin_models,
+    admin_tools,
+    not_found,
+):
     module.register(app)

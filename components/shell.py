@@ -102,6 +102,7 @@ def nav_items(*, chat: bool = True) -> rx.Component:
         nav_link("Agents", "/agents", "bot"),
         nav_link("Files", "/files", "folder"),
         nav_link("Memory", "/memory", "brain"),
+        nav_link("Plans", "/plans", "gem"),
         nav_link("Settings", "/settings", "settings"),
         rx.cond(SessionState.can_manage_members, nav_link("Members", "/members", "users")),
         rx.cond(SessionState.can_manage_members, nav_link("Models", "/admin/models", "cpu")),

@@ -55,6 +55,11 @@ def month_start(now: datetime | None = None) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def renewal(start: datetime) -> str:
+    """When the month that began at `start` renews ("1 January")."""
+    return _next_month(start)
+
+
 def _next_month(start: datetime) -> str:
     following = (
         start.replace(year=start.year + 1, month=1)

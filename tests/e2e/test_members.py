@@ -14,6 +14,7 @@ from services.billing import plans
 from services.context import Ctx
 from services.db import global_session
 from tests.conftest import make_user, unique_slug
+from tests.e2e.test_markdown import SHOTS
 from tests.e2e.test_shell import PASSWORD, _log_in, _sign_up, at
 from tests.fakes.llm_server import FakeLLMServer
 from tests.services.test_chat_support import sql
@@ -83,6 +84,15 @@ async def test_owner_manages_members_and_suspension_ends_sessions(app_server, br
         )
         await expect(plan).to_contain_text("Coaching Circle")
         assert await sql(tenant_id, "SELECT plan FROM users WHERE email = :e", e=member_email) == [("pro",)]
+        # The member's Plans page shows it as theirs, beside the workspace's other plans, and their usage.
+        await member.get_by_role("link", name="Plans").first.click()
+        await expect(member).to_have_url(at(app_server, "/plans", host=host))
+        listed = member.get_by_role("list", name="Plans")
+        await expect(listed.get_by_role("article", name="Coaching Circle")).to_contain_text("Your plan")
+        await expect(listed.get_by_role("article", name="Free")).not_to_contain_text("Your plan")
+        await expect(member.get_by_role("region", name="Your usage")).to_contain_text("0 used (no limit)")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await member.screenshot(path=str(SHOTS / "plans-member.png"))
 
         await page.get_by_role("button", name=f"Suspend {member_email}").click()
         dialog = page.get_by_role("alertdialog")
