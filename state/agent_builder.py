@@ -25,9 +25,8 @@ from services.auth.roles import has
 from services.context import Ctx
 from services.errors import NotFound, ServiceError, ValidationError
 from services.files import collections, records
-from services.tools import settings as tool_settings
 from state import request
-from state.agent_compare import VISIBILITY_LABELS, change_rows
+from state.agent_compare import VISIBILITY_LABELS, change_rows, tool_label
 from state.agent_tool_fields import field_specs, needs_label, rows_for, settings_of
 from state.agents import AgentsState, category_choices, may_create, may_edit
 from state.session import require_user
@@ -38,9 +37,6 @@ NEW = "new"
 TEST_INPUT_ID = "agent-test-input"
 MAX_FILE_CHOICES = 200
 # Plain helpers (no state) ---------------------------------------------------------------------------------
-
-
-tool_label = tool_settings.label
 
 
 def _number(raw: str, kind: type[int] | type[float], problem: str) -> Any:

@@ -21,7 +21,7 @@ from models import PLAN_TIERS, Plan, User
 from models.base import utcnow
 from services import ai_catalog
 from services.auth import audit
-from services.auth.roles import require
+from services.auth.roles import has, require
 from services.context import Ctx
 from services.db import tenant_session
 from services.errors import NotFound, ValidationError
@@ -135,14 +135,8 @@ async def list_plans(ctx: Ctx, *, include_archived: bool = False) -> list[PlanIn
     )
     async with tenant_session(ctx.tenant_id) as session:
         rows = (await session.execute(query)).scalars().all()
-    show_archived = include_archived and _may_manage(ctx)
+    show_archived = include_archived and has(ctx, "billing.manage")
     return [_info(r) for r in rows if show_archived or not r.archived]
-
-
-def _may_manage(ctx: Ctx) -> bool:
-    from services.auth.roles import has
-
-    return has(ctx, "billing.manage")
 
 
 def _count(value: int | None, what: str, limit: int) -> int | None:

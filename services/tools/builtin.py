@@ -374,7 +374,7 @@ async def _search(call: ToolContext, query: str, chat: list[uuid.UUID], k: int) 
     reader = call.knowledge_ctx
     if reader is None or reader.user_id == call.ctx.user_id:
         return await search(call.ctx, query, file_ids=list(dict.fromkeys([*call.file_ids, *chat])), k=k)
-    own = [f for f in dict.fromkeys(call.file_ids)]
+    own = list(dict.fromkeys(call.file_ids))
     mine = [f for f in dict.fromkeys(chat) if f not in own]
     parts = [await search(reader, query, file_ids=own, k=k)] if own else []
     parts += [await search(call.ctx, query, file_ids=mine, k=k)] if mine else []
